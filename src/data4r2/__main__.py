@@ -1,0 +1,3 @@
+from data4r2.cli.main import run
+
+run()
