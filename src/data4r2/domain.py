@@ -128,16 +128,20 @@ class ObjectMeta:
     commit: str
     path: str
     sha256: str  # hex sha256 of the bytes, for every file (we compute it for non-LFS ones)
+    git_sha1: str = ""  # git blob sha1 of the bytes (non-LFS files): the Hub's only hash for them
 
     def to_headers(self) -> dict[str, str]:
         """As `x-amz-meta-*` values: ASCII only (the path is percent-encoded)."""
-        return {
+        headers = {
             "repo": self.repo_id,
             "repo-type": self.repo_type,
             "commit": self.commit,
             "path": quote(self.path, safe="/"),
             "sha256": self.sha256,
         }
+        if self.git_sha1:
+            headers["git-sha1"] = self.git_sha1
+        return headers
 
     @classmethod
     def from_headers(cls, meta: dict[str, str]) -> ObjectMeta | None:
@@ -148,6 +152,7 @@ class ObjectMeta:
                 commit=meta["commit"],
                 path=unquote(meta["path"]),
                 sha256=meta["sha256"],
+                git_sha1=meta.get("git-sha1", ""),
             )
         except KeyError:
             return None
@@ -160,6 +165,15 @@ class ObjectInfo:
     key: str
     size: int
     sha256: str | None = None  # from our metadata; None when the object carries none
+    git_sha1: str | None = None  # from our metadata (`git-sha1`), set for non-LFS files
+
+    def matches(self, file: RemoteFile) -> bool:
+        """True when this object holds exactly `file`'s bytes, judged by size and Hub hash."""
+        if self.size != file.size:
+            return False
+        if file.sha256 is not None:
+            return self.sha256 == file.sha256
+        return self.git_sha1 == file.git_sha1
 
 
 @dataclass(frozen=True, slots=True)

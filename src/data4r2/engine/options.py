@@ -1,0 +1,23 @@
+"""Knobs of one sync run, already validated by the edge (CLI or service)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MiB = 1024**2
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOptions:
+    include: tuple[str, ...] = ()  # fnmatch globs on the repo path; empty = everything
+    exclude: tuple[str, ...] = ()
+    concurrency: int = 8  # files in flight (and part uploads in flight)
+    part_size: int = 16 * MiB  # grown automatically for files that would need > 10,000 parts
+    memory_budget: int = 96 * MiB  # part buffers in flight, all files together
+    max_retries: int = 3  # per job: at most 1 + max_retries attempts
+    request_attempts: int = 6  # per request (429, 5xx, resets), with capped backoff
+    retry_base_delay: float = 0.5
+    retry_max_delay: float = 30.0
+    dry_run: bool = False
+    force: bool = False
+    prefix: str = ""  # key prefix inside the bucket or folder
