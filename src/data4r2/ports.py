@@ -5,6 +5,7 @@ All methods are blocking: the engine runs them in threads (see engine/pool.py fo
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
@@ -82,7 +83,7 @@ class ObjectSink(Protocol):
         """The transit checksum `upload_part` records, to prove a recorded part on resume."""
         ...
 
-    def list_parts(self, key: str, upload_id: str) -> list[PartInfo]:
+    def list_parts(self, key: str, upload_id: str) -> builtins.list[PartInfo]:
         """Parts the store holds; raises UploadGone if the upload no longer exists."""
         ...
 
@@ -96,7 +97,9 @@ class ObjectSink(Protocol):
 class JobStore(Protocol):
     """Syncs, their per-file jobs, and the multipart uploads in flight."""
 
-    def create_sync(self, snapshot: Snapshot, destination: str, files: Sequence[PlannedFile]) -> int:
+    def create_sync(
+        self, snapshot: Snapshot, destination: str, files: Sequence[PlannedFile]
+    ) -> int:
         """Record a run with one job per file (up-to-date files recorded as skipped)."""
         ...
 

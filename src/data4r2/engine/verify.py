@@ -1,0 +1,88 @@
+"""Audit a destination against the Hub at a revision, like `rclone check`.
+
+The walk (what is where) is kept apart from the comparison (`ObjectInfo.matches`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TypeVar
+
+from ..domain import ObjectInfo, RepoRef, object_key
+from ..ports import HubSource, ObjectSink
+from . import retry
+from .options import SyncOptions
+from .plan import repo_prefix, select, snapshot
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    repo: str
+    commit: str
+    destination: str
+    missing: tuple[str, ...]  # on the Hub, not in the destination
+    differing: tuple[str, ...]  # present, but size or hash differs (or no metadata to tell)
+    extra: tuple[str, ...]  # keys under the repo's prefix the Hub does not list
+    matching: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.differing
+
+
+def verify(
+    hub: HubSource,
+    sink: ObjectSink,
+    repo: RepoRef,
+    options: SyncOptions,
+    sleep: Callable[[float], None] = time.sleep,
+) -> VerifyReport:
+    policy = retry.RetryPolicy(
+        attempts=options.request_attempts,
+        base_delay=options.retry_base_delay,
+        max_delay=options.retry_max_delay,
+    )
+
+    def call(fn: Callable[[], T]) -> T:
+        return retry.call(fn, policy, sleep)
+
+    snap = snapshot(hub, repo, call)
+    files = select(snap.files, options.include, options.exclude)
+    prefix = repo_prefix(options.prefix, repo)
+    listed = {info.key: info for info in call(lambda: list(sink.list(prefix)))}
+    expected = {object_key(options.prefix, repo, f.path): f for f in files}
+    present = [key for key in expected if key in listed]
+
+    def head(key: str) -> ObjectInfo | None:
+        return call(lambda: sink.head(key))
+
+    with ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool:
+        heads = dict(zip(present, pool.map(head, present), strict=True))
+
+    missing, differing, matching = [], [], []
+    for key, f in expected.items():
+        info = heads.get(key)
+        if info is None:
+            missing.append(f.path)
+        elif info.matches(f):
+            matching.append(f.path)
+        else:
+            differing.append(f.path)
+    # Extra: what sits under the repo's prefix but is not in the Hub's tree at all
+    # (files merely filtered out by --include/--exclude are not "extra").
+    all_keys = {object_key(options.prefix, repo, f.path) for f in snap.files}
+    extra = sorted(key[len(prefix) :] for key in listed if key not in all_keys)
+    return VerifyReport(
+        repo=f"{repo.repo_type.value} {repo.repo_id}",
+        commit=snap.commit,
+        destination=sink.describe(),
+        missing=tuple(missing),
+        differing=tuple(differing),
+        extra=tuple(extra),
+        matching=tuple(matching),
+    )
