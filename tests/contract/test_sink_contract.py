@@ -416,3 +416,16 @@ def test_folder_reads_its_own_metadata_rather_than_hashing(tmp_path: Path, mode:
     assert info.git_sha1 is None  # hashing the file would have produced one
     sink.delete(key)
     assert not sidecar.exists()
+
+
+def test_folder_keeps_metadata_too_large_for_xattrs(folder: FolderSink) -> None:
+    # ~7 KB of percent-encoded path: more than ext4 without ea_inode fits in xattrs.
+    key = "/".join(["é" * 100] * 6)
+    body = b"lfs bytes"
+    folder.put(key, memoryview(body), meta_for(f"x/{key}", body))
+    in_xattrs = any(n.startswith("user.data4r2.") for n in os.listxattr(folder.root / key))
+    in_sidecar = (folder.root / ".data4r2" / "meta" / f"{key}.json").exists()
+    assert in_xattrs != in_sidecar
+    info = folder.head(key)
+    assert info is not None and info.sha256 == hashlib.sha256(body).hexdigest()
+    assert info.git_sha1 is None  # read from metadata, not by hashing the file

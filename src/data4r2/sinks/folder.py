@@ -12,11 +12,13 @@ Temp files live in `.data4r2-tmp/` rather than beside the object so a crash neve
 anything `list()` would report; both internal folders are reserved names no key may use.
 
 Metadata: extended attributes `user.data4r2.<name>` by default, a JSON sidecar where the
-filesystem refuses them. Why xattrs first: they are set on the temp file before the rename,
-so bytes and metadata become visible in one atomic step, and a tool that replaces the file
-drops them with it. A sidecar is written after the rename and can outlive its object, so
-both kinds also record the file's size and mtime and are ignored when those differ; without
-usable metadata `head()` hashes the file, so a folder filled by another tool is recognised.
+filesystem refuses them or they do not fit (ext4 without `ea_inode` keeps all of a file's
+xattrs in one block; a long non-ASCII path, percent-encoded, can exceed it). Why xattrs
+first: they are set on the temp file before the rename, so bytes and metadata become visible
+in one atomic step, and a tool that replaces the file drops them with it. A sidecar is
+written after the rename and can outlive its object, so both kinds also record the file's
+size and mtime and are ignored when those differ; without usable metadata `head()` hashes
+the file, so a folder filled by another tool is still recognised.
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ import os
 import re
 import shutil
 import stat
-import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -57,7 +58,8 @@ META_DIR = ".data4r2"
 _RESERVED = (TMP_DIR, META_DIR)
 _XATTR = "user.data4r2."
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")  # ours (uuid4 hex): anything else cannot exist
-_NO_XATTR = {errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM, errno.EACCES}
+# Unsupported here, not permitted, or too large for the filesystem's xattr space.
+_NO_XATTR = {errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM, errno.EACCES, errno.ENOSPC, errno.E2BIG}
 _HASH_CHUNK = 1024**2
 
 MetadataMode = Literal["auto", "xattr", "sidecar"]
@@ -70,7 +72,11 @@ def crc32c_b64(body: memoryview) -> str:
 
 
 class FolderSink:
-    """Objects are files under `root`; every write is fsynced and renamed into place."""
+    """Objects are files under `root`; every write is fsynced and renamed into place.
+
+    `metadata`: "auto" tries xattrs and falls back to a sidecar per object; "xattr" fails
+    instead of falling back; "sidecar" never uses xattrs.
+    """
 
     def __init__(
         self, root: Path, limits: SinkLimits = R2_LIMITS, metadata: MetadataMode = "auto"
@@ -78,8 +84,6 @@ class FolderSink:
         self.root = Path(root).resolve()
         self.limits = limits
         self._mode = metadata
-        self._xattr: bool | None = None if metadata == "auto" else metadata == "xattr"
-        self._lock = threading.Lock()
 
     def describe(self) -> str:
         return f"folder {self.root}"
@@ -92,7 +96,6 @@ class FolderSink:
             Path(probe[1]).unlink()
         except OSError as e:
             raise DestinationError(f"cannot write to folder {self.root}: {e.strerror}") from e
-        self._uses_xattr()
 
     # -- keys ------------------------------------------------------------------------------
 
@@ -134,30 +137,26 @@ class FolderSink:
 
     # -- metadata --------------------------------------------------------------------------
 
-    def _uses_xattr(self) -> bool:
-        with self._lock:
-            if self._xattr is None:
-                fd, name = self._new_temp("probe-")
-                try:
-                    self._xattr = _try_setxattr(fd, "probe", "1")
-                finally:
-                    os.close(fd)
-                    Path(name).unlink()
-            return self._xattr
+    def _write_xattrs(self, fd: int, key: str, meta: ObjectMeta) -> bool:
+        """Metadata as xattrs on the fsynced file `fd`, before it is renamed into place.
 
-    def _write_meta(self, fd: int, key: str, meta: ObjectMeta) -> None:
-        """Metadata for the fsynced file `fd` (not yet renamed): xattrs now, or a sidecar later."""
-        if not self._uses_xattr():
-            return
-        st = os.fstat(fd)
-        for name, value in _meta_fields(meta, st).items():
+        False when this filesystem refuses them or they do not fit: the caller then writes a
+        sidecar after the rename.
+        """
+        if self._mode == "sidecar":
+            return False
+        fields = _meta_fields(meta, os.fstat(fd))
+        for i, (name, value) in enumerate(fields.items()):
             if not _try_setxattr(fd, name, value):
-                raise DestinationError(f"{self.root} refused an extended attribute for {key}")
+                for done in list(fields)[:i]:  # half a set would read as no metadata at all
+                    os.removexattr(fd, _XATTR + done)
+                if self._mode == "xattr":
+                    raise DestinationError(f"{self.root} refused extended attributes for {key}")
+                return False
         os.fsync(fd)
+        return True
 
     def _write_sidecar(self, key: str, path: Path, meta: ObjectMeta) -> None:
-        if self._uses_xattr():
-            return
         sidecar = self.root / META_DIR / "meta" / f"{key}.json"
         fields = _meta_fields(meta, path.stat())
         _makedirs_durable(sidecar.parent)
@@ -224,14 +223,15 @@ class FolderSink:
                 try:
                     _write_all(fd, body, 0)
                     os.fsync(fd)
-                    self._write_meta(fd, key, meta)
+                    in_xattrs = self._write_xattrs(fd, key, meta)
                 finally:
                     os.close(fd)
                 self._publish(tmp, path)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
-            self._write_sidecar(key, path, meta)
+            if not in_xattrs:
+                self._write_sidecar(key, path, meta)
         except OSError as e:
             raise DestinationError(f"cannot write {path}: {e.strerror}") from e
 
@@ -305,7 +305,7 @@ class FolderSink:
     def list_parts(self, key: str, upload_id: str) -> builtins.list[PartInfo]:
         updir, _ = self._upload_dir(key, upload_id)
         parts = []
-        for record in sorted(updir.glob("part-*.json")):
+        for record in updir.glob("part-*.json"):
             fields = _read_json(record)
             if fields is not None:
                 parts.append(
@@ -316,7 +316,7 @@ class FolderSink:
                         fields["checksum"],
                     )
                 )
-        return parts
+        return sorted(parts, key=lambda p: p.number)
 
     def complete(self, key: str, upload_id: str, parts: Sequence[PartInfo]) -> None:
         """Check parts 1..N are the recorded ones, cut to size, fsync, rename into place."""
@@ -343,11 +343,12 @@ class FolderSink:
             try:
                 os.ftruncate(fd, sum(p.size for p in ordered))
                 os.fsync(fd)
-                self._write_meta(fd, key, meta)
+                in_xattrs = self._write_xattrs(fd, key, meta)
             finally:
                 os.close(fd)
             self._publish(str(data), path)
-            self._write_sidecar(key, path, meta)
+            if not in_xattrs:
+                self._write_sidecar(key, path, meta)
         except FileNotFoundError as e:
             raise UploadGone(f"multipart upload {upload_id} for {key!r} was aborted") from e
         except OSError as e:
