@@ -65,7 +65,7 @@ def build_hub(settings: Settings) -> HubSource:
     from .hub.client import HubClient
 
     token = settings.token.get_secret_value() if settings.token else None
-    ca = str(settings.ca_bundle) if settings.ca_bundle else None
+    ca = str(settings.hub_ca_bundle) if settings.hub_ca_bundle else None
     # token None: HubClient falls back to huggingface_hub's own lookup (`hf auth login`).
     return HubClient(settings.hf_endpoint, token, ca_bundle=ca)  # it names data4r2 in its UA
 

@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     token: SecretStr | None = Field(
         default=None, validation_alias=_env("DATA4R2_TOKEN", "HF_TOKEN")
     )
+    # Only for a Hub behind a private CA: HubClient then trusts this file alone, which is why
+    # the bucket's --ca-bundle is never reused for huggingface.co.
+    hub_ca_bundle: Path | None = Field(default=None, validation_alias=_env("DATA4R2_HUB_CA_BUNDLE"))
     hf_endpoint: str = Field(
         default=DEFAULT_HF_ENDPOINT,
         validation_alias=_env("DATA4R2_HF_ENDPOINT", "HF_ENDPOINT"),
@@ -131,6 +134,12 @@ class Settings(BaseSettings):
         """From the environment: whitespace-separated, the way click splits a repeatable flag."""
         return tuple(value.split()) if isinstance(value, str) else value
 
+    @field_validator("ca_bundle", "hub_ca_bundle", "state", mode="before")
+    @classmethod
+    def _empty_path_is_none(cls, value: Any) -> Any:
+        """`--ca-bundle ""` means none, not the current directory."""
+        return None if value in ("", Path()) else value
+
     @field_validator("part_size", mode="before")
     @classmethod
     def _parse_size(cls, value: Any) -> Any:
@@ -168,6 +177,7 @@ class Settings(BaseSettings):
 
 
 _SECRET = {"token", "aws_secret_access_key", "aws_session_token"}
+_ENV_ONLY = {"hf_endpoint", "hub_ca_bundle"}  # no flag: name only the environment
 
 
 def _describe(loc: str) -> tuple[str, str]:
@@ -179,7 +189,7 @@ def _describe(loc: str) -> tuple[str, str]:
         if loc == name or loc in envs:
             if not envs:
                 envs = [f"DATA4R2_{name.upper()}"]
-            if envs[0].startswith("DATA4R2_"):
+            if envs[0].startswith("DATA4R2_") and name not in _ENV_ONLY:
                 flag = "--json" if name == "json_output" else f"--{name.replace('_', '-')}"
                 return name, f"{flag} ({' / '.join(envs)})"
             return name, " / ".join(envs)

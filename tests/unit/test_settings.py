@@ -196,3 +196,13 @@ def test_settings_are_frozen() -> None:
     s = Settings()
     with pytest.raises(ValueError, match="frozen"):
         s.concurrency = 1  # type: ignore[misc]
+
+
+def test_ca_bundles_stay_apart(clean_env: pytest.MonkeyPatch) -> None:
+    """The bucket's CA (AWS_CA_BUNDLE, --ca-bundle) never becomes the Hub's only trusted CA."""
+    clean_env.setenv("AWS_CA_BUNDLE", "/etc/minio-ca.pem")
+    s = load_settings()
+    assert (s.ca_bundle, s.hub_ca_bundle) == (Path("/etc/minio-ca.pem"), None)
+    clean_env.setenv("DATA4R2_HUB_CA_BUNDLE", "/etc/hub-ca.pem")
+    assert load_settings().hub_ca_bundle == Path("/etc/hub-ca.pem")
+    assert load_settings(ca_bundle="").ca_bundle is None  # not Path("."), the cwd

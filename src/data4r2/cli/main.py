@@ -170,7 +170,7 @@ CaBundle = Annotated[
         "--ca-bundle",
         metavar="FILE",
         envvar=["DATA4R2_CA_BUNDLE", "AWS_CA_BUNDLE"],
-        help="CA certificates for TLS to the Hub and the bucket.",
+        help="CA certificates for TLS to the S3/R2 endpoint.",
         show_default=False,
     ),
 ]
