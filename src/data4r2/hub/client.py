@@ -131,6 +131,8 @@ class HubClient:
                 revision=repo.revision,
                 repo_type=repo.repo_type.value,
                 timeout=self._timeout,
+                # Only the sha: a huge repo's info otherwise carries every file as a sibling.
+                expand="sha",
             )
         except Exception as exc:
             err = self._domain_error(exc, repo)
