@@ -175,6 +175,8 @@ def test_open_regular_file_follows_the_relative_redirect_with_the_token(hub: Fak
     assert [(e.route, e.status) for e in hops] == [("resolve", 307), ("resolve_cache", 200)]
     assert all(e.origin == "hub" and e.token == TOKEN for e in hops)
     assert f"/acme/model/resolve/{sha}/config.json" == hops[0].path
+    assert hops[0].headers["accept-encoding"] == "identity"  # raw bytes, true offsets
+    assert hops[0].headers["user-agent"].startswith("data4r2/")
 
 
 def test_open_lfs_file_drops_the_token_at_the_cdn(hub: FakeHub) -> None:
