@@ -1,0 +1,64 @@
+"""`data4r2 sync` into a local folder, and `data4r2 verify`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fakehub import Repo
+
+from .conftest import MODEL_FILES, Env
+
+
+def test_folder_sync_then_verify_then_nothing_to_do(cli: Env, tmp_path: Path) -> None:
+    dest = tmp_path / "mirror"
+    res = cli.run("sync", "acme/tiny-model", "model", "--dest", str(dest))
+    assert res.returncode == 0, res.stderr
+    root = dest / "models/acme/tiny-model"
+    for path, (data, _) in MODEL_FILES.items():
+        assert (root / path).read_bytes() == data
+    assert "copied" in res.stdout + res.stderr  # the summary
+
+    ok = cli.run("verify", "acme/tiny-model", "--dest", f"file://{dest}", "--json")
+    assert ok.returncode == 0, ok.stderr
+    report = json.loads(ok.stdout)
+    assert len(report["matching"]) == len(MODEL_FILES) and not report["missing"]
+
+    (root / "README.md").unlink()
+    (root / "config.json").write_bytes(b"tampered")
+    bad = cli.run("verify", "acme/tiny-model", "--dest", str(dest), "--json")
+    assert bad.returncode == 1
+    report = json.loads(bad.stdout)
+    assert report["missing"] == ["README.md"] and report["differing"] == ["config.json"]
+
+    again = cli.run("sync", "acme/tiny-model", "--dest", str(dest), "--json")
+    assert again.returncode == 0, again.stderr
+    summary = json.loads(again.stdout)
+    assert summary["copied"] == 2 and summary["skipped"] == len(MODEL_FILES) - 2
+    assert (root / "config.json").read_bytes() == MODEL_FILES["config.json"][0]
+
+
+def test_dry_run_writes_nothing(cli: Env, tmp_path: Path) -> None:
+    dest = tmp_path / "mirror"
+    res = cli.run("sync", "acme/tiny-model", "--dest", str(dest), "--dry-run", "--json")
+    assert res.returncode == 0, res.stderr
+    plan = json.loads(res.stdout)
+    assert plan["to_copy"] == len(MODEL_FILES) and plan["to_skip"] == 0
+    assert sorted(f["path"] for f in plan["files"]) == sorted(MODEL_FILES)
+    assert not dest.exists() or not any(dest.rglob("*.json"))
+    assert not cli.state.exists()
+
+
+def test_hostile_paths_from_the_hub_are_refused(cli: Env, tmp_path: Path) -> None:
+    evil = Repo(repo_id="acme/evil")
+    evil.add_file("ok.txt", b"fine")
+    evil.add_file("..\\..\\escape.txt", b"gotcha")
+    evil.commit("hostile")
+    cli.hub.add(evil)
+    dest = tmp_path / "mirror"
+    res = cli.run("sync", "acme/evil", "--dest", str(dest))
+    assert res.returncode != 0
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "refusing path" in lines[0], res.stderr
+    assert not list(tmp_path.rglob("escape.txt"))
+    assert not (dest / "models/acme/evil/ok.txt").exists()  # refused before anything is written
