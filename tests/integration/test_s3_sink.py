@@ -302,6 +302,31 @@ def test_complete_with_a_wrong_etag_fails(make_sink: SinkFactory) -> None:
     assert sink.head("wrong/file.bin") is None
 
 
+def test_complete_needs_every_part_checksum(make_sink: SinkFactory) -> None:
+    sink = make_sink()
+    data = os.urandom(5 * MiB)
+    upload_id = sink.create_multipart("nocrc/file.bin", meta_for(data), 5 * MiB)
+    sink.upload_part("nocrc/file.bin", upload_id, 1, memoryview(data))
+    listed = sink.list_parts("nocrc/file.bin", upload_id)  # SeaweedFS lists no checksums
+
+    with pytest.raises(DestinationError, match=r"parts \[1\] have no CRC32C"):
+        sink.complete("nocrc/file.bin", upload_id, listed)
+
+
+def test_complete_with_a_wrong_part_checksum_is_an_integrity_error(
+    make_sink: SinkFactory,
+) -> None:
+    sink = make_sink()
+    data = os.urandom(5 * MiB)
+    upload_id = sink.create_multipart("badcrc/file.bin", meta_for(data), 5 * MiB)
+    part = sink.upload_part("badcrc/file.bin", upload_id, 1, memoryview(data))
+    forged = PartInfo(1, part.size, part.etag, sink.part_checksum(memoryview(b"other")))
+
+    with pytest.raises(IntegrityError):
+        sink.complete("badcrc/file.bin", upload_id, [forged])
+    assert sink.head("badcrc/file.bin") is None
+
+
 # ----------------------------------------------------------------------------- listing, delete
 
 
@@ -358,11 +383,13 @@ def test_closed_port_is_unreachable(make_sink: SinkFactory) -> None:
         sink.put("k", memoryview(b"x"), meta_for(b"x"))
 
 
-def test_check_passes_on_a_good_destination(make_sink: SinkFactory, bucket: str) -> None:
+def test_check_passes_on_a_good_destination(
+    seaweed: SeaweedServer, bucket: str, make_sink: SinkFactory
+) -> None:
     sink = make_sink(prefix="mirror/")
     sink.check()
-    assert sink.describe() == f"s3://{bucket}/mirror at {sink.describe().split(' at ')[1]}"
-    assert "testsecretkey" not in sink.describe()
+    assert sink.describe() == f"s3://{bucket}/mirror at {seaweed.endpoint}"
+    assert seaweed.secret_key not in sink.describe()
 
 
 # ----------------------------------------------------------------------------- TLS

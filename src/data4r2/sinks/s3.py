@@ -165,6 +165,20 @@ class S3Sink:
         where = f"s3://{self._bucket}/{self._prefix}" if self._prefix else f"s3://{self._bucket}"
         return f"{where} at {self._endpoint}"
 
+    @property
+    def bucket(self) -> str:
+        """The bucket name, for probes that call the client directly (`data4r2 doctor`)."""
+        return self._bucket
+
+    @property
+    def client(self) -> S3Client:
+        """The boto3 client of the control calls, set up per r2.md §5.
+
+        Public for `data4r2 doctor` only: it reads the `Date` header of an answer and lists
+        leftover multipart uploads, which no port method does. Transfers use the methods.
+        """
+        return self._client
+
     def check(self) -> None:
         where = f"{self.describe()}: HeadBucket"
         try:
@@ -252,9 +266,10 @@ class S3Sink:
                 query={"partNumber": str(number), "uploadId": upload_id},
                 operation="UploadPart",
             )
-        return PartInfo(
-            number=number, size=body.nbytes, etag=response.headers["etag"], checksum=checksum
-        )
+        etag = response.headers.get("etag")
+        if not etag:  # Complete needs it; a proxy that strips it breaks multipart
+            raise DestinationError(f"{self._where(f'UploadPart {number}', key)}: no ETag")
+        return PartInfo(number=number, size=body.nbytes, etag=etag, checksum=checksum)
 
     # builtins.list: inside this class `list` names the method above.
     def list_parts(self, key: str, upload_id: str) -> builtins.list[PartInfo]:
@@ -275,15 +290,16 @@ class S3Sink:
         return sorted(parts, key=lambda p: p.number)
 
     def complete(self, key: str, upload_id: str, parts: Sequence[PartInfo]) -> None:
-        ordered = sorted(parts, key=lambda p: p.number)
-        completed: builtins.list[CompletedPartTypeDef] = []
-        for p in ordered:
-            entry: CompletedPartTypeDef = {"PartNumber": p.number, "ETag": p.etag}
-            if p.checksum:
-                # Declared CRC32C at Create: AWS requires each part's checksum here.
-                entry["ChecksumCRC32C"] = p.checksum
-            completed.append(entry)
         where = self._where("CompleteMultipartUpload", key)
+        ordered = sorted(parts, key=lambda p: p.number)
+        if missing := [p.number for p in ordered if not p.checksum]:
+            # CRC32C was declared at Create, so AWS and SeaweedFS refuse a Complete without
+            # every part's checksum (InvalidRequest). Pass the parts upload_part returned
+            # (as recorded), not a listing, which may carry none.
+            raise DestinationError(f"{where}: parts {missing} have no CRC32C to complete with")
+        completed: builtins.list[CompletedPartTypeDef] = [
+            {"PartNumber": p.number, "ETag": p.etag, "ChecksumCRC32C": p.checksum} for p in ordered
+        ]
         try:
             self._client.complete_multipart_upload(
                 Bucket=self._bucket,

@@ -132,7 +132,7 @@ def _from_client_error(exc: ClientError, where: str) -> Data4r2Error:
     if code == "NoSuchBucket":
         return BucketNotFound(f"{text} — {BUCKET_HINT}")
     if code in _INTEGRITY_CODES:
-        return IntegrityError(f"{text} — the body sent did not match its declared checksum")
+        return IntegrityError(f"{text} — the store computed another checksum than we declared")
     if code in {"RequestTimeTooSkewed", "ExpiredRequest"}:
         return DestinationError(f"{text} — the local clock is off: sync it (NTP) and rerun")
     if code in _CREDENTIAL_CODES or status in (401, 403):
