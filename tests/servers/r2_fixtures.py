@@ -86,6 +86,23 @@ class R2Double:
                 config=Config(**settings),
             )
 
+    def direct_client(self) -> S3Client:
+        """A client to SeaweedFS itself, past the double: to see what the store holds."""
+        with _session_lock:
+            return _session().client(
+                "s3",
+                endpoint_url=self.seaweed.endpoint,
+                aws_access_key_id=self.access_key,
+                aws_secret_access_key=self.secret_key,
+                region_name=self.region,
+                config=Config(
+                    s3={"addressing_style": "path"},
+                    request_checksum_calculation="when_required",
+                    response_checksum_validation="when_required",
+                    retries={"total_max_attempts": 1},
+                ),
+            )
+
     def env(self) -> dict[str, str]:
         """Environment for a subprocess (the CLI) that should talk to the double."""
         env = {
