@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from fakehub import FakeHub, Repo
-from servers.r2_fixtures import R2Double, r2, r2_http  # noqa: F401 - fixtures
+from servers.r2_fixtures import R2Double as R2Double  # re-exported for the tests
 
 MiB = 1024**2
 PART = 5 * MiB  # the smallest legal part, so a multipart file stays small in tests
