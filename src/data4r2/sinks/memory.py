@@ -5,7 +5,9 @@ does, with R2's error codes in the messages, when `strict_r2` is on:
 
 - non-trailing parts all the same size, the last not larger (checked at Complete);
 - key ≤ 1,024 bytes, custom metadata ≤ 8,192 bytes;
-- at most one completed write per key per second (a 429, which is retryable);
+- at most one write (PUT, Complete) per key per second, else a retryable 429; a write
+  refused for another reason does not count. DELETE is a write on R2 too, but is not
+  limited here: the engine never deletes and tests delete to set a scene;
 - an unfinished upload is gone 7 days after it was created.
 
 Always, whatever `strict_r2` says: the `limits` given (part sizes, part count, PUT size —
