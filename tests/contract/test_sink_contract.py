@@ -430,3 +430,12 @@ def test_folder_keeps_metadata_too_large_for_xattrs(folder: FolderSink) -> None:
     info = folder.head(key)
     assert info is not None and info.sha256 == hashlib.sha256(body).hexdigest()
     assert info.git_sha1 is None  # read from metadata, not by hashing the file
+
+
+def test_folder_head_of_a_folder_is_none_and_a_key_cannot_replace_one(folder: FolderSink) -> None:
+    folder.put("models/a.bin", memoryview(b"x"), meta_for("models/a.bin", b"x"))
+    assert folder.head("models") is None
+    with pytest.raises(DestinationError, match="folder of that name"):
+        folder.put("models", memoryview(b"y"), meta_for("models", b"y"))
+    assert folder.head("models/a.bin") is not None
+    assert [p.name for p in (folder.root / TMP_DIR).iterdir()] == []  # no temp file left

@@ -177,14 +177,16 @@ class FolderSink:
         path = self._path(key)
         try:
             st = path.stat()
+            if not stat.S_ISREG(st.st_mode):
+                return None
+            meta = self._read_meta(key, path, st)
+            if meta is not None:
+                return ObjectInfo(key, st.st_size, meta.sha256, meta.git_sha1 or None)
+            sha256, git_sha1 = _hash_file(path)
         except (FileNotFoundError, NotADirectoryError):
             return None
-        if not stat.S_ISREG(st.st_mode):
-            return None
-        meta = self._read_meta(key, path, st)
-        if meta is not None:
-            return ObjectInfo(key, st.st_size, meta.sha256, meta.git_sha1 or None)
-        sha256, git_sha1 = _hash_file(path)
+        except OSError as e:
+            raise DestinationError(f"cannot read {path}: {e.strerror}") from e
         return ObjectInfo(key, st.st_size, sha256, git_sha1)
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
