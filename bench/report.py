@@ -1,4 +1,7 @@
-"""Runs → medians → the Markdown tables and the targets of issue 5, judged on this invocation."""
+"""Runs → medians → the Markdown tables and the targets of issue 5, judged on this invocation.
+
+python bench/report.py bench/results/<timestamp>.json   # re-render a saved run
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dataset import GiB, MiB, human
+
+LABELS = {
+    "data4r2": "`data4r2 sync`",
+    "hf+s5cmd": "`hf download` + `s5cmd cp`",
+    "hf+rclone": "`hf download` + `rclone copy`",
+    "hf+aws": "`hf download` + `aws s3 sync`",
+    "download-only": "ceiling: download only (curl → /dev/null)",
+    "upload-only": "ceiling: upload only (`s5cmd cp` from page cache)",
+}
 
 # Issue 5's targets.
 SPEEDUP_VS_PIPELINE = 1.8  # wall ≤ fastest download-then-upload / 1.8
@@ -35,10 +47,47 @@ class RunRecord:
     bytes: int
     files: int
     steps: list[dict[str, Any]] = field(default_factory=list)
+    reported_s: float | None = None  # the tool's own elapsed time, if it prints one
+    load1: float | None = None  # the machine's 1-minute load average when the run started
 
     @property
     def cpu(self) -> float:
         return self.user + self.sys
+
+
+HF_ALONE = "hf-download"
+LABELS[HF_ALONE] = "`hf download` alone (step 1 of the three pipelines, pooled)"
+
+
+def hf_download_alone(records: Iterable[RunRecord]) -> list[RunRecord]:
+    """The pipelines' first step as a row of its own: Hub → local disk, no upload.
+
+    Every pipeline starts with the same `hf download`, so all of them are pooled (server
+    None: no bucket is involved; its server CPU is left out, the S3 server idles meanwhile).
+    """
+    out = []
+    for r in records:
+        if r.row.startswith("hf+") and r.steps:
+            step = r.steps[0]
+            ok = step["exit_code"] == 0 and not step["timed_out"]
+            out.append(
+                RunRecord(
+                    set=r.set,
+                    row=HF_ALONE,
+                    server=None,
+                    run=r.run,
+                    ok=ok,
+                    error="" if ok else r.error,
+                    wall=step["wall"],
+                    user=step["user"],
+                    sys=step["sys"],
+                    maxrss_mib=step["maxrss_kib"] / 1024,
+                    server_cpu=float("nan"),
+                    bytes=r.bytes,
+                    files=r.files,
+                )
+            )
+    return out
 
 
 @dataclass
@@ -58,6 +107,7 @@ class Summary:
     cpu: list[float]
     rss: list[float]
     server_cpu: list[float]
+    reported: list[float]
 
     @property
     def ok(self) -> bool:
@@ -114,6 +164,7 @@ def summarize(records: Iterable[RunRecord], labels: dict[str, str]) -> list[Summ
                 cpu=[r.cpu for r in good],
                 rss=[r.maxrss_mib for r in good],
                 server_cpu=[r.server_cpu for r in good],
+                reported=[r.reported_s for r in good if r.reported_s is not None],
             )
         )
     return out
@@ -132,6 +183,19 @@ def _cell_error(s: Summary) -> str:
     return s.error.replace("|", "/").replace("\n", " ")[:240]
 
 
+def _per_gib(values: list[float], gib: float) -> str:
+    good = [v for v in values if v == v]  # NaN: not measured
+    return f"{statistics.median(good) / gib:.2f}" if good else "–"
+
+
+def _note(s: Summary) -> str:
+    if s.ok_runs < s.runs:
+        return f"FAILED {s.runs - s.ok_runs}×: {_cell_error(s)}"
+    if s.reported:
+        return f"its own summary: {statistics.median(s.reported):.2f} s"
+    return ""
+
+
 def repo_table(sums: list[Summary]) -> str:
     lines = [
         "| row | S3 server | wall s | MB/s | client CPU s/GiB | client peak RSS MiB "
@@ -140,7 +204,7 @@ def repo_table(sums: list[Summary]) -> str:
     ]
     for s in sums:
         gib = s.bytes / GiB
-        note = "" if s.ok_runs == s.runs else f"FAILED: {_cell_error(s)}"
+        note = _note(s)
         if not s.ok:
             lines.append(
                 f"| {s.label} | {s.server or '–'} | – | – | – | – | – | 0/{s.runs} | {note} |"
@@ -149,7 +213,7 @@ def repo_table(sums: list[Summary]) -> str:
         lines.append(
             f"| {s.label} | {s.server or '–'} | {_rng(s.wall, '.2f')} | {_rng(s.mbps, '.0f')} "
             f"| {s.cpu_per_gib:.2f} | {s.rss_max:.0f} "
-            f"| {statistics.median(s.server_cpu) / gib:.2f} | {s.ok_runs}/{s.runs} | {note} |"
+            f"| {_per_gib(s.server_cpu, gib)} | {s.ok_runs}/{s.runs} | {note} |"
         )
     return "\n".join(lines)
 
@@ -161,7 +225,7 @@ def small_table(sums: list[Summary]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for s in sums:
-        note = "" if s.ok_runs == s.runs else f"FAILED: {_cell_error(s)}"
+        note = _note(s)
         if not s.ok:
             lines.append(f"| {s.label} | {s.server or '–'} | – | – | – | – | 0/{s.runs} | {note} |")
             continue
@@ -281,3 +345,68 @@ def targets(sums: list[Summary], mem: list[dict[str, Any]]) -> str:
 
 def fmt_bytes(n: int) -> str:
     return human(n) if n >= MiB else f"{n} B"
+
+
+def render(payload: dict[str, Any]) -> str:
+    """The Markdown report of one invocation, from its JSON payload."""
+    records = [RunRecord(**r) for r in payload["records"]]
+    sums = summarize([*records, *hf_download_alone(records)], LABELS)
+    rows = [*payload.get("row_order", LABELS), HF_ALONE]
+    servers = payload.get("servers", [])
+    sums.sort(
+        key=lambda s: (
+            rows.index(s.row) if s.row in rows else len(rows),
+            servers.index(s.server) if s.server in servers else -1,
+        )
+    )
+    mem = payload.get("memory", [])
+    env = payload["environment"]
+    versions = ", ".join(f"{k} {v}" for k, v in env.items() if k != "machine")
+    repo = [s for s in sums if s.set == "repo"]
+    desc = payload.get("repo_desc") or (
+        f"{human(repo[0].bytes)} in {repo[0].files} files" if repo else "?"
+    )
+    loads = [r.load1 for r in records if r.load1 is not None]
+    load = (
+        f"  \nLoad average (1 min) at the start of each run: {_rng(loads, '.1f')}." if loads else ""
+    )
+    out = [
+        f"# data4r2 benchmark, {payload.get('date', '')}",
+        "",
+        f"Command: `{payload['command']}` ({payload.get('elapsed_s', 0):.0f} s)  ",
+        f"Machine: {env['machine']}  ",
+        f"Versions: {versions}  ",
+        f"Repo: {desc}; hub: tests/fakehub on loopback (LFS files via a 302 to its CDN origin).  ",
+        f"Runs: median [min–max] of {payload['runs']} per row, rows interleaved round-robin; "
+        f"checked after each run: {payload.get('checked', 'object keys and sizes')}.{load}",
+        "",
+    ]
+    if payload.get("quick"):
+        out += [
+            "**--quick is a smoke run**: with a few MB, process start-up dominates every figure; "
+            "the targets below are judged only for form.",
+            "",
+        ]
+    out += [
+        "## Whole repo",
+        "",
+        repo_table(repo),
+    ]
+    small = [s for s in sums if s.set == "small"]
+    if small:
+        small_desc = payload.get("small_desc") or f"{small[0].files} files"
+        out += ["", f"## Small files only ({small_desc})", "", small_table(small)]
+    if mem:
+        out += ["", "## Peak RSS of `data4r2 sync`, one file, default settings", ""]
+        out += [memory_table(mem)]
+    out += ["", "## Service", "", JOBS_TABLE]
+    out += ["", "## Targets (issue 5), judged on this run", "", targets(sums, mem), ""]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+    from pathlib import Path
+
+    print(render(json.loads(Path(sys.argv[1]).read_text())))

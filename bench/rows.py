@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from backends import REGION, FakeHub, S3Server
+from report import LABELS
 
 
 @dataclass(frozen=True)
@@ -164,13 +165,15 @@ def _upload_only(ctx: Ctx) -> list[Command]:
 
 
 ROWS: tuple[Row, ...] = (
-    Row("data4r2", "`data4r2 sync`", ("data4r2",), True, _data4r2, key_prefix="models/bench/repo/"),
-    Row("hf+s5cmd", "`hf download` + `s5cmd cp`", ("hf", "s5cmd"), True, _hf_s5cmd),
-    Row("hf+rclone", "`hf download` + `rclone copy`", ("hf", "rclone"), True, _hf_rclone),
-    Row("hf+aws", "`hf download` + `aws s3 sync`", ("hf", "aws"), True, _hf_aws),
+    Row(
+        "data4r2", LABELS["data4r2"], ("data4r2",), True, _data4r2, key_prefix="models/bench/repo/"
+    ),
+    Row("hf+s5cmd", LABELS["hf+s5cmd"], ("hf", "s5cmd"), True, _hf_s5cmd),
+    Row("hf+rclone", LABELS["hf+rclone"], ("hf", "rclone"), True, _hf_rclone),
+    Row("hf+aws", LABELS["hf+aws"], ("hf", "aws"), True, _hf_aws),
     Row(
         "download-only",
-        "ceiling: download only (curl → /dev/null)",
+        LABELS["download-only"],
         ("curl",),
         False,
         _download_only,
@@ -178,7 +181,7 @@ ROWS: tuple[Row, ...] = (
     ),
     Row(
         "upload-only",
-        "ceiling: upload only (`s5cmd cp` from page cache)",
+        LABELS["upload-only"],
         ("s5cmd",),
         True,
         _upload_only,

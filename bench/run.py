@@ -249,80 +249,34 @@ def main(argv: list[str] | None = None) -> int:
         list(pool.map(lambda stop: stop(), stoppers))
         pool.shutdown()
 
-    labels = {r.key: r.label for r in ROWS}
-    sums = report.summarize(records, labels)
-    order = {r.key: i for i, r in enumerate(rows)}
-    sums.sort(key=lambda s: (order[s.row], server_names.index(s.server) if s.server else -1))
-    env = env_future.result()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     elapsed = time.monotonic() - started
-    md = render(command, env, args, repo_spec, small_spec, sets, sums, mem_results, elapsed)
+    payload = {
+        "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "command": command,
+        "environment": env_future.result(),
+        "runs": args.runs,
+        "quick": args.quick,
+        "checked": "sha256 of every object" if args.verify_content else "object keys and sizes",
+        "repo_desc": _describe(repo_spec),
+        "small_desc": _describe(small_spec) if len(sets) > 1 else "",
+        "row_order": [r.key for r in rows],
+        "servers": server_names,
+        "elapsed_s": elapsed,
+        "records": [asdict(r) for r in records],
+        "memory": mem_results,
+        "repo": {p: asdict(i) for p, i in data["repo"][1].items()} if "repo" in data else {},
+    }
+    md = report.render(payload)
     print(md)
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / f"{stamp}.md").write_text(md)
-    payload = {
-        "command": command,
-        "environment": env,
-        "runs": args.runs,
-        "servers": server_names,
-        "repo": {p: asdict(i) for p, i in data["repo"][1].items()} if "repo" in data else {},
-        "records": [asdict(r) for r in records],
-        "memory": mem_results,
-        "elapsed_s": elapsed,
-    }
     (args.results / f"{stamp}.json").write_text(json.dumps(payload, indent=1))
     print(f"[bench] wrote {args.results / stamp}.md and .json in {elapsed:.0f} s", flush=True)
     if args.workdir is None:
         shutil.rmtree(root, ignore_errors=True)
     ok = bool(records) and all(r.ok for r in records) and all(m["ok"] for m in mem_results)
     return 0 if ok else 1
-
-
-def render(
-    command: str,
-    env: dict[str, str],
-    args: argparse.Namespace,
-    repo_spec: RepoSpec,
-    small_spec: RepoSpec,
-    sets: list[tuple[str, RepoSpec]],
-    sums: list[report.Summary],
-    mem: list[dict[str, Any]],
-    elapsed: float,
-) -> str:
-    versions = ", ".join(f"{k} {v}" for k, v in env.items() if k != "machine")
-    checked = "sha256 of every object" if args.verify_content else "object keys and sizes"
-    out = [
-        f"# data4r2 benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        "",
-        f"Command: `{command}` ({elapsed:.0f} s)  ",
-        f"Machine: {env['machine']}  ",
-        f"Versions: {versions}  ",
-        f"Repo: {_describe(repo_spec)}; hub: tests/fakehub on loopback "
-        "(LFS files via a 302 to its CDN origin).  ",
-        f"Runs: median [min–max] of {args.runs} per row, rows interleaved round-robin; "
-        f"checked after each run: {checked}.",
-        "",
-        "## Whole repo",
-        "",
-        report.repo_table([s for s in sums if s.set == "repo"]),
-    ]
-    if len(sets) > 1:
-        out += [
-            "",
-            f"## Small files only ({_describe(small_spec)})",
-            "",
-            report.small_table([s for s in sums if s.set == "small"]),
-        ]
-    if mem:
-        out += [
-            "",
-            "## Peak RSS of `data4r2 sync`, one file, default settings",
-            "",
-            report.memory_table(mem),
-        ]
-    out += ["", "## Service", "", report.JOBS_TABLE]
-    out += ["", "## Targets (issue 5), judged on this run", "", report.targets(sums, mem), ""]
-    return "\n".join(out)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import uuid
 from dataclasses import asdict
@@ -55,6 +56,22 @@ def check_download(stdout: Path, infos: dict[str, FileInfo]) -> str:
     return ""
 
 
+# data4r2's closing line: "copied 53 files (45.2 MB), … — 0.6s, 81.4 MB/s".
+_SUMMARY = re.compile(r"— ([0-9.]+)s, [0-9.]+ [kMG]?B/s")
+
+
+def reported_seconds(log_dir: Path) -> float | None:
+    """The transfer time a tool printed itself (data4r2's summary), if any."""
+    for name in ("stdout.log", "stderr.log"):
+        try:
+            found = _SUMMARY.findall((log_dir / name).read_text(errors="replace"))
+        except OSError:
+            continue
+        if found:
+            return float(found[-1])
+    return None
+
+
 def run_row(
     *,
     row: Row,
@@ -84,6 +101,7 @@ def run_row(
         paths=tuple(infos),
         data4r2_args=data4r2_args,
     )
+    load1 = os.getloadavg()[0]
     result = measure.Measured()
     missing = [t for t in row.tools if shutil.which(t) is None and t != "data4r2"]
     error = f"not installed: {', '.join(missing)}" if missing else ""
@@ -125,6 +143,8 @@ def run_row(
         bytes=total_size(infos),
         files=len(infos),
         steps=[asdict(s) for s in result.steps],
+        reported_s=reported_seconds(log_root / "step0") if row.key == "data4r2" else None,
+        load1=load1,
     )
     status = "ok" if rec.ok else f"FAILED ({error[:200]})"
     print(
