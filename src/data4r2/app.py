@@ -17,9 +17,11 @@ from .domain import CredentialsError, Event, Plan, RepoRef, SyncSummary, UsageEr
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from .doctor import DoctorReport
     from .engine.sync import SyncEngine
     from .engine.verify import VerifyReport
     from .ports import HubSource, JobStore, ObjectSink
+    from .sinks.s3 import S3Sink
 
 Emit = Callable[[Event], None]
 
@@ -90,12 +92,21 @@ def build_sink(settings: Settings, dest: Destination) -> ObjectSink:
         from .sinks.folder import FolderSink
 
         return FolderSink(dest.root)
+    return build_s3_sink(settings, dest)
 
+
+def s3_endpoint(settings: Settings, dest: Destination) -> tuple[str, str]:
+    """(endpoint URL, SigV4 region) of a bucket destination: R2 signs for `auto` (r2.md §1)."""
+    region = "auto" if dest.kind is Kind.R2 else (settings.aws_region or "us-east-1")
+    return dest.endpoint_url or f"https://s3.{region}.amazonaws.com", region
+
+
+def build_s3_sink(settings: Settings, dest: Destination) -> S3Sink:
+    """The bucket sink `sync` writes through; `doctor` probes this very object."""
     from .sinks.s3 import S3Sink
 
     access_key, secret_key = _credentials(settings, dest)
-    region = "auto" if dest.kind is Kind.R2 else (settings.aws_region or "us-east-1")
-    endpoint = dest.endpoint_url or f"https://s3.{region}.amazonaws.com"
+    endpoint, region = s3_endpoint(settings, dest)
     return S3Sink(
         endpoint,
         dest.bucket,
@@ -107,8 +118,9 @@ def build_sink(settings: Settings, dest: Destination) -> ObjectSink:
         ),
         region=region,
         ca_bundle=str(settings.ca_bundle) if settings.ca_bundle else None,
-        # Every file in flight may hold a connection, plus HEADs and Completes beside them.
-        pool_size=max(16, settings.concurrency + 4),
+        # Each file worker (single PUTs) and each part uploader may hold a connection at once,
+        # plus HEADs and Completes beside them (engine/sync.py: two pools of `concurrency`).
+        pool_size=2 * settings.concurrency + 4,
     )
 
 
@@ -219,6 +231,26 @@ def run_verify(
     with wire(settings, overrides) as w:
         w.sink.check()
         return verify(w.hub, w.sink, w.repo, settings.sync_options(prefix=w.destination.prefix))
+
+
+def run_doctor(settings: Settings) -> DoctorReport:
+    """Probe the bucket a sync would write to, through the sink a sync would build."""
+    from .doctor import diagnose
+
+    dest = destination_of(settings)
+    if not dest.is_bucket:
+        raise UsageError(
+            f"doctor checks a bucket and --dest {dest} is a folder: "
+            "use r2://bucket[/prefix] or s3://bucket[/prefix]"
+        )
+    endpoint, _ = s3_endpoint(settings, dest)
+    return diagnose(
+        destination=str(dest),
+        endpoint=endpoint,
+        prefix=dest.prefix,
+        ca_bundle=str(settings.ca_bundle) if settings.ca_bundle else None,
+        make_sink=lambda: build_s3_sink(settings, dest),
+    )
 
 
 def _dry_summary(plan: Plan, dest: Destination) -> SyncSummary:

@@ -395,6 +395,39 @@ def verify(
     return _guard(debug, as_json, body)
 
 
+@cli.command()
+def doctor(
+    dest: Dest = None,
+    as_json: Json = False,
+    endpoint_url: EndpointUrl = None,
+    ca_bundle: CaBundle = None,
+    debug: Debug = False,
+) -> int:
+    """Check that an R2/S3 --dest takes everything a sync sends; writes and deletes probes.
+
+    Run it before a long sync. Exit 0 when every check a sync needs passed, else 1.
+    """
+
+    def body() -> int:
+        from .. import app
+        from .doctor_view import doctor_json, doctor_table
+
+        settings = load_settings(
+            dest=dest,
+            json_output=as_json or None,
+            endpoint_url=endpoint_url,
+            ca_bundle=ca_bundle,
+            debug=debug or None,
+        )
+        report = app.run_doctor(settings)
+        _console(settings.json_output).print(doctor_table(report))
+        if settings.json_output:
+            print(doctor_json(report))
+        return EXIT_OK if report.ok else EXIT_PROBLEMS
+
+    return _guard(debug, as_json, body)
+
+
 # --------------------------------------------------------------------------- entry points
 
 
