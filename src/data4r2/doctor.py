@@ -10,6 +10,7 @@ before it. Checks run in order; one whose prerequisite failed is skipped, not ru
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import socket
 import ssl
@@ -43,6 +44,8 @@ from .sinks.s3_errors import BUCKET_HINT, CREDENTIALS_HINT, ENDPOINT_HINT, trans
 
 if TYPE_CHECKING:
     from .sinks.s3 import S3Sink
+
+log = logging.getLogger(__name__)
 
 KiB, MiB = 1024, 1024**2
 PART = 5 * MiB  # R2's smallest non-trailing part: the cheapest legal 2-part layout
@@ -425,14 +428,22 @@ def _count(n: int, noun: str) -> str:
 
 
 def _listed_uploads(p: Probe) -> dict[str, str]:
+    """Open uploads under the probe prefix (upload id → key), as the store lists them.
+
+    A store that cannot list them (no sync needs ListMultipartUploads) gives {}: cleanup
+    then relies on the uploads it tracked itself.
+    """
     sink = p.sink
     found: dict[str, str] = {}
-    with translate(f"ListMultipartUploads s3://{sink.bucket}/{p.root}"):
-        pages = sink.client.get_paginator("list_multipart_uploads")
-        for page in pages.paginate(Bucket=sink.bucket, Prefix=p.root):
-            for upload in page.get("Uploads", []):
-                if "UploadId" in upload and "Key" in upload:
-                    found[upload["UploadId"]] = upload["Key"]
+    try:
+        with translate(f"ListMultipartUploads s3://{sink.bucket}/{p.root}"):
+            pages = sink.client.get_paginator("list_multipart_uploads")
+            for page in pages.paginate(Bucket=sink.bucket, Prefix=p.root):
+                for upload in page.get("Uploads", []):
+                    if "UploadId" in upload and "Key" in upload:
+                        found[upload["UploadId"]] = upload["Key"]
+    except Data4r2Error as exc:
+        log.info("cannot list multipart uploads, relying on the tracked ones: %s", exc)
     return found
 
 
