@@ -460,7 +460,9 @@ class BucketNotFound(DestinationError):
 
 
 class EndpointUnreachable(DestinationError):
-    pass
+    """Connection refused, DNS or TLS failure. Retried (a blip mid-run), then fatal."""
+
+    retryable = True
 
 
 class UploadGone(DestinationError):

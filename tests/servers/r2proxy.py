@@ -257,13 +257,19 @@ class R2Proxy:
                 upload = self._state.uploads.setdefault(upload_id, _Upload(r.bucket, r.key, None))
                 upload.parts[r.part_number] = r.content_length or 0
             elif r.op == "AbortMultipartUpload" and status in (200, 204):
-                self._state.uploads.pop(upload_id, None)
+                # Keep it, marked: a later UploadPart or Complete must meet NoSuchUpload as on
+                # R2, not an InvalidPart about parts the double forgot.
+                upload = self._state.uploads.setdefault(upload_id, _Upload(r.bucket, r.key, None))
+                upload.dead = "aborted"
             elif r.op == "CompleteMultipartUpload":
                 failed_on_purpose = status == 412 and (
                     "if-match" in r.headers or "if-none-match" in r.headers
                 )
                 if status == 200 and body is not None and b"<Error>" not in body:
-                    self._state.uploads.pop(upload_id, None)
+                    upload = self._state.uploads.setdefault(
+                        upload_id, _Upload(r.bucket, r.key, None)
+                    )
+                    upload.dead = "completed"  # a completed upload id is gone, as on R2
                 elif failed_on_purpose:
                     upload = self._state.uploads.setdefault(
                         upload_id, _Upload(r.bucket, r.key, None)

@@ -227,7 +227,7 @@ def test_sync_finished_event_carries_the_summary() -> None:
 
 
 def test_verify_reports_missing_differing_extra() -> None:
-    hub, sink = make_hub(), MemorySink()
+    hub, sink = make_hub(), MemorySink(strict_r2=False)  # we rewrite keys within a second
     sync(hub, sink, MemoryJobStore())
     sink.delete("models/acme/model/README.md")
     meta = ObjectMeta("acme/model", "model", "c" * 40, "x", hashlib.sha256(b"junk").hexdigest())
