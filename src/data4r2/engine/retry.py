@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from ..domain import Data4r2Error, TransientError
+from .options import SyncOptions
 
 T = TypeVar("T")
 
@@ -32,6 +33,14 @@ class RetryPolicy:
             return min(max(float(error.retry_after), 0.0), self.max_retry_after)
         cap = min(self.max_delay, self.base_delay * 2.0 ** (failures - 1))
         return cap / 2 + random.uniform(0, cap / 2)  # noqa: S311 - jitter, not crypto
+
+
+def policy_for(options: SyncOptions) -> RetryPolicy:
+    return RetryPolicy(
+        attempts=options.request_attempts,
+        base_delay=options.retry_base_delay,
+        max_delay=options.retry_max_delay,
+    )
 
 
 class Caller(Protocol):

@@ -76,11 +76,7 @@ class SyncEngine:
         self.options = options
         self.sleep = sleep
         self.worker = worker
-        self.policy = retry.RetryPolicy(
-            attempts=options.request_attempts,
-            base_delay=options.retry_base_delay,
-            max_delay=options.retry_max_delay,
-        )
+        self.policy = retry.policy_for(options)
         lock = threading.Lock()
 
         def emit_serialised(event: Event) -> None:

@@ -42,11 +42,7 @@ def verify(
     options: SyncOptions,
     sleep: Callable[[float], None] = time.sleep,
 ) -> VerifyReport:
-    policy = retry.RetryPolicy(
-        attempts=options.request_attempts,
-        base_delay=options.retry_base_delay,
-        max_delay=options.retry_max_delay,
-    )
+    policy = retry.policy_for(options)
 
     def call(fn: Callable[[], T]) -> T:
         return retry.call(fn, policy, sleep)
