@@ -27,10 +27,8 @@ if TYPE_CHECKING:
 
 # s3-tls: R2 is reached over https, where botocore frames bodies differently (r2.md §5).
 # s3-r2: through the strict R2 double (tests/servers/r2proxy.py), so the S3 sink's requests
-# are held to the rules SeaweedFS does not enforce. Not in the list yet: after an abort the
-# double answers Complete with InvalidPart where R2 says NoSuchUpload (it forgets the upload
-# instead of marking it dead); add "s3-r2" here once it does.
-SINKS = ["memory", "folder", "folder-sidecar", "s3", "s3-tls"]
+# are held to the rules SeaweedFS does not enforce.
+SINKS = ["memory", "folder", "folder-sidecar", "s3", "s3-tls", "s3-r2"]
 
 
 class SteppingClock:
