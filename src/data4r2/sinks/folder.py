@@ -38,8 +38,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from awscrt import checksums
-
 from ..domain import (
     DestinationError,
     IntegrityError,
@@ -52,6 +50,7 @@ from ..domain import (
     safe_relative_path,
 )
 from ..ports import ObjectSink
+from .checksums import crc32c_b64
 
 TMP_DIR = ".data4r2-tmp"
 META_DIR = ".data4r2"
@@ -64,11 +63,6 @@ _HASH_CHUNK = 1024**2
 
 MetadataMode = Literal["auto", "xattr", "sidecar"]
 R2_LIMITS = SinkLimits()  # a folder has none of its own; these keep the engine's parts R2-shaped
-
-
-def crc32c_b64(body: memoryview) -> str:
-    """Base64 of the big-endian CRC32C, the form S3's `x-amz-checksum-crc32c` uses."""
-    return base64.b64encode(checksums.crc32c(body).to_bytes(4, "big")).decode()
 
 
 class FolderSink:

@@ -18,7 +18,6 @@ happened with `get()`, `objects`, `count()` and `calls`.
 
 from __future__ import annotations
 
-import base64
 import builtins
 import hashlib
 import threading
@@ -27,8 +26,6 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
-
-from awscrt import checksums
 
 from ..domain import (
     DestinationError,
@@ -41,6 +38,7 @@ from ..domain import (
     UploadGone,
 )
 from ..ports import ObjectSink
+from .checksums import crc32c_b64
 
 Op = Literal[
     "check",
@@ -106,10 +104,6 @@ class _Upload:
 class _Object:
     body: bytes
     meta: ObjectMeta
-
-
-def _crc32c_b64(body: memoryview | bytes) -> str:
-    return base64.b64encode(checksums.crc32c(body).to_bytes(4, "big")).decode()
 
 
 class MemorySink:
@@ -309,7 +303,7 @@ class MemorySink:
         return self._call("create_multipart", key, run)
 
     def part_checksum(self, body: memoryview) -> str:
-        return _crc32c_b64(body)
+        return crc32c_b64(body)
 
     def upload_part(self, key: str, upload_id: str, number: int, body: memoryview) -> PartInfo:
         """Checks the part number and the maximum size; records the part's CRC32C."""
@@ -322,7 +316,7 @@ class MemorySink:
             data = bytes(body)
             # S3's part ETag is the body's MD5 (an identifier here, not a security check).
             etag = f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"'
-            info = PartInfo(number, len(data), etag, _crc32c_b64(data))
+            info = PartInfo(number, len(data), etag, crc32c_b64(data))
             with self._lock:
                 self._upload(key, upload_id).parts[number] = (data, info)
             return info

@@ -12,7 +12,6 @@ Thread-safe: boto3 clients are, S3Wire pools its connections, nothing else is mu
 
 from __future__ import annotations
 
-import base64
 import binascii
 import builtins
 import logging
@@ -22,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import boto3
-from awscrt.checksums import crc32c
 from botocore.credentials import Credentials
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -38,6 +36,7 @@ from ..domain import (
     TransientError,
     UploadGone,
 )
+from .checksums import composite_crc32c, crc32c_b64, sha256_b64
 from .s3_config import control_config, resolve_ca_bundle
 from .s3_errors import (
     BUCKET_HINT,
@@ -58,32 +57,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
-
-
-def crc32c_b64(body: memoryview) -> str:
-    """base64 of the big-endian CRC32C, the form of `x-amz-checksum-crc32c`.
-
-    awscrt, not google-crc32c: it takes a memoryview without a copy, releases the GIL and
-    is ~3x faster (perf-notes.md pitfall 4).
-    """
-    return base64.b64encode(crc32c(body).to_bytes(4, "big")).decode()
-
-
-def sha256_b64(hex_digest: str) -> str:
-    """`x-amz-checksum-sha256` from a hex digest (an LFS oid or our own sha256)."""
-    try:
-        raw = bytes.fromhex(hex_digest)
-    except ValueError:
-        raw = b""
-    if len(raw) != 32:
-        raise ValueError(f"not a hex sha256: {hex_digest!r}")
-    return base64.b64encode(raw).decode()
-
-
-def composite_crc32c(part_checksums: Sequence[str]) -> str:
-    """The checksum S3 stores for a CRC32C multipart object: CRC32C of the part CRCs, -N."""
-    joined = b"".join(base64.b64decode(c) for c in part_checksums)
-    return f"{crc32c_b64(memoryview(joined))}-{len(part_checksums)}"
 
 
 class S3Sink:
