@@ -128,6 +128,11 @@ def run(
         timer.start()
         try:
             _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:
+            # The harness is being stopped (Ctrl-C, SIGTERM): take the tool down with it.
+            kill()
+            proc.wait()
+            raise
         finally:
             timer.cancel()
         wall = time.perf_counter() - start

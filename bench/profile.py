@@ -106,7 +106,11 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(scratch, ignore_errors=True)
     size = sum(i.size for i in infos.values())
     print(f"data4r2 sync of 1 × {args.size} into {args.server} under py-spy ({args.rate} Hz):")
-    print(f"  wall {step.wall:.2f} s (py-spy slows it), CPU {step.cpu / (size / 2**30):.2f} s/GiB")
+    gib = size / 2**30
+    print(
+        f"  wall {step.wall:.2f} s, CPU {step.cpu / gib:.2f} s/GiB "
+        "(py-spy slows it down and its own CPU is included)"
+    )
     print(f"  profile: {out}")
     if error:
         print(f"  FAILED: {error}")

@@ -20,6 +20,7 @@ import os
 import platform
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -162,8 +163,13 @@ def _describe(spec: RepoSpec) -> str:
     return f"{' + '.join(parts)} = {human(total)} in {len(spec.paths())} files"
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # so `finally` stops the servers (SIGINT already does)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     command = "python bench/run.py" + ("" if not sys.argv[1:] else " " + shlex.join(sys.argv[1:]))
     rows: list[Row] = []
     wanted = [k.strip() for k in args.rows.split(",") if k.strip()]
@@ -248,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         stoppers = [*(h.stop for h in hubs.values()), *(s.stop for s in s3s)]
         list(pool.map(lambda stop: stop(), stoppers))
         pool.shutdown()
+        if args.workdir is None and sys.exc_info()[0] is not None:
+            shutil.rmtree(root, ignore_errors=True)  # interrupted: no report, drop the temp data
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     elapsed = time.monotonic() - started
