@@ -45,7 +45,7 @@ class StartError(RuntimeError):
 def free_port() -> int:
     from servers.seaweed import free_ports  # the test suite's helper
 
-    return free_ports(1)[0]
+    return int(free_ports(1)[0])
 
 
 def _answers(host: str, port: int, path: str = "/") -> int | None:
