@@ -81,6 +81,7 @@ class Settings(BaseSettings):
     exclude: Annotated[tuple[str, ...], NoDecode] = ()
     concurrency: int = Field(default=_DEFAULTS.concurrency, ge=1, le=256)
     part_size: int = _DEFAULTS.part_size
+    parts_in_flight: int = Field(default=_DEFAULTS.parts_in_flight, ge=1, le=256)
     max_retries: int = Field(default=_DEFAULTS.max_retries, ge=0, le=100)
     dry_run: bool = False
     force: bool = False
@@ -169,6 +170,7 @@ class Settings(BaseSettings):
             exclude=self.exclude,
             concurrency=self.concurrency,
             part_size=self.part_size,
+            parts_in_flight=self.parts_in_flight,
             max_retries=self.max_retries,
             dry_run=self.dry_run,
             force=self.force,

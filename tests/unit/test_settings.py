@@ -54,6 +54,7 @@ def test_data4r2_twins(clean_env: pytest.MonkeyPatch) -> None:
         "DATA4R2_EXCLUDE": "*.bin",
         "DATA4R2_CONCURRENCY": "3",
         "DATA4R2_PART_SIZE": "64M",
+        "DATA4R2_PARTS_IN_FLIGHT": "6",
         "DATA4R2_MAX_RETRIES": "0",
         "DATA4R2_DRY_RUN": "true",
         "DATA4R2_FORCE": "1",
@@ -71,6 +72,7 @@ def test_data4r2_twins(clean_env: pytest.MonkeyPatch) -> None:
     assert s.include == ("*.json", "*.safetensors")
     assert s.exclude == ("*.bin",)
     assert (s.concurrency, s.part_size, s.max_retries) == (3, 64 * MiB, 0)
+    assert s.parts_in_flight == 6 and s.sync_options().buffer_budget == 6 * 64 * MiB
     assert s.dry_run and s.force and s.quiet and s.json_output and s.debug
     assert s.state == Path("/tmp/x.sqlite3")
     assert s.repo_type is RepoType.DATASET

@@ -119,6 +119,16 @@ PartSize = Annotated[
         show_default="16MiB",
     ),
 ]
+PartsInFlight = Annotated[
+    int | None,
+    typer.Option(
+        "--parts-in-flight",
+        metavar="N",
+        envvar="DATA4R2_PARTS_IN_FLIGHT",
+        help="Part buffers held at once (memory ≈ N × part size); raise it on a long fat link.",
+        show_default=_default("parts_in_flight"),
+    ),
+]
 MaxRetries = Annotated[
     int | None,
     typer.Option(
@@ -280,6 +290,7 @@ def sync(
     exclude: Exclude = None,
     concurrency: Concurrency = None,
     part_size: PartSize = None,
+    parts_in_flight: PartsInFlight = None,
     max_retries: MaxRetries = None,
     dry_run: DryRun = False,
     force: Force = False,
@@ -303,6 +314,7 @@ def sync(
             exclude=tuple(exclude) if exclude else None,
             concurrency=concurrency,
             part_size=part_size,
+            parts_in_flight=parts_in_flight,
             max_retries=max_retries,
             dry_run=dry_run or None,
             force=force or None,

@@ -13,7 +13,8 @@ class SyncOptions:
     exclude: tuple[str, ...] = ()
     concurrency: int = 8  # files in flight (and part uploads in flight)
     part_size: int = 16 * MiB  # grown automatically for files that would need > 10,000 parts
-    memory_budget: int = 96 * MiB  # part buffers in flight, all files together
+    parts_in_flight: int = 4  # part buffers held at once, all files together
+    memory_budget: int | None = None  # bytes of part buffers; default part_size × parts_in_flight
     max_retries: int = 3  # per job: at most 1 + max_retries attempts
     request_attempts: int = 6  # per request (429, 5xx, resets), with capped backoff
     retry_base_delay: float = 0.5
@@ -21,3 +22,8 @@ class SyncOptions:
     dry_run: bool = False
     force: bool = False
     prefix: str = ""  # key prefix inside the bucket or folder
+
+    @property
+    def buffer_budget(self) -> int:
+        """Bytes of part buffers in flight: what bounds memory, whatever the file sizes."""
+        return max(self.memory_budget or self.part_size * self.parts_in_flight, self.part_size)

@@ -119,7 +119,7 @@ class SyncEngine:
             destination=self.destination,
             options=o,
             emit=self.emit,
-            buffers=BufferPool(max(o.memory_budget, o.part_size)),
+            buffers=BufferPool(o.buffer_budget),
             uploads=uploads,
             policy=self.policy,
             sleep=self.sleep,
