@@ -194,3 +194,33 @@ def test_r2_429_and_503_from_the_store_are_retried(cli: Env, r2: R2Double, bucke
     assert got == {path: data for path, (data, _) in MODEL_FILES.items()}
     codes = [e.code for e in r2.proxy.journal if e.code]
     assert codes.count("ServiceUnavailable") == 2 and codes.count("TooManyRequests") >= 2
+
+
+def test_ctrl_c_exits_130_and_the_same_command_resumes(cli: Env, r2: R2Double, bucket: str) -> None:
+    key = MODEL_KEY + "weights/model.safetensors"
+    stall = cli.hub.faults.add(
+        kind="stall", route="cdn", path_glob="*model.safetensors*", after_bytes=PART + 10
+    )
+    args = ("sync", "acme/tiny-model", "--dest", f"s3://{bucket}/mirror")
+    proc = cli.popen(*args, env=s3_env(r2))
+    try:
+        deadline = time.monotonic() + 60
+        while (key, 1) not in r2.proxy.part_uploads:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "part 1 never arrived"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stall.release()
+    cli.hub.faults.clear()
+    assert proc.returncode == 130
+    assert "run the same command again to resume" in err
+    assert "Traceback" not in err
+
+    res = cli.run(*args, env=s3_env(r2))
+    assert res.returncode == 0, res.stderr
+    body = r2.client().get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert body == MODEL_FILES["weights/model.safetensors"][0]
