@@ -434,6 +434,10 @@ class TransientError(Data4r2Error):
         self.retry_after = retry_after
 
 
+class HubUnreachable(TransientError):
+    """The Hub (or its CDN) refuses connections or cannot be resolved: retried, then fatal."""
+
+
 class RateLimited(TransientError):
     def __init__(self, where: str, retry_after: float | None) -> None:
         wait = f"; retry after {retry_after:g} s" if retry_after is not None else ""

@@ -224,3 +224,29 @@ def test_ctrl_c_exits_130_and_the_same_command_resumes(cli: Env, r2: R2Double, b
     assert res.returncode == 0, res.stderr
     body = r2.client().get_object(Bucket=bucket, Key=key)["Body"].read()
     assert body == MODEL_FILES["weights/model.safetensors"][0]
+
+
+def test_a_hub_that_dies_mid_run_stops_the_run_with_one_line(
+    cli: Env, r2: R2Double, bucket: str
+) -> None:
+    key = MODEL_KEY + "weights/model.safetensors"
+    cli.hub.faults.add(
+        kind="stall", route="cdn", path_glob="*model.safetensors*", after_bytes=PART + 10
+    )
+    proc = cli.popen("sync", "acme/tiny-model", "--dest", f"s3://{bucket}/mirror", env=s3_env(r2))
+    try:
+        deadline = time.monotonic() + 60
+        while (key, 1) not in r2.proxy.part_uploads:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "part 1 never arrived"
+            time.sleep(0.05)
+        cli.hub.stop()  # the Hub goes away mid-body
+        _, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 4, err
+    lines = [line for line in err.splitlines() if line.startswith("data4r2: error:")]
+    assert len(lines) == 1 and "HF_ENDPOINT" in lines[0], err
+    assert "Traceback" not in err
+    assert r2.client().list_objects_v2(Bucket=bucket, Prefix=key).get("KeyCount", 0) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import socket
 import ssl
 from types import ModuleType
 from typing import Any
@@ -20,6 +21,7 @@ from data4r2.domain import (
     GatedRepo,
     HubAuthError,
     HubError,
+    HubUnreachable,
     RateLimited,
     RepoNotFound,
     RepoRef,
@@ -248,10 +250,18 @@ def test_huggingface_hub_429_keeps_the_wait() -> None:
 
 def test_huggingface_hub_transport_errors_are_transient() -> None:
     http = _http_module()
-    for exc in (http.ConnectError("refused"), http.ReadTimeout("slow"), ConnectionResetError()):
+    for exc in (http.ReadTimeout("slow"), ConnectionResetError()):
         err = from_hf_error(exc, MODEL, endpoint=E, authenticated=False)
         assert type(err) is TransientError, exc
         assert "hub.example" in str(err)
+
+
+def test_no_connection_at_all_is_hub_unreachable_and_still_retryable() -> None:
+    http = _http_module()
+    for exc in (http.ConnectError("refused"), ConnectionRefusedError(), socket.gaierror(-2, "x")):
+        err = from_hf_error(exc, MODEL, endpoint=E, authenticated=False)
+        assert type(err) is HubUnreachable, exc
+        assert err.retryable and "HF_ENDPOINT" in str(err)
 
 
 def test_untrusted_certificate_is_not_retried() -> None:

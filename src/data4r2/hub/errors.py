@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import socket
 import ssl
 from collections.abc import Mapping
 from typing import Literal
@@ -23,6 +24,7 @@ from ..domain import (
     GatedRepo,
     HubAuthError,
     HubError,
+    HubUnreachable,
     RateLimited,
     RepoNotFound,
     RepoRef,
@@ -191,7 +193,20 @@ def network_error(where: str, exc: BaseException) -> Data4r2Error:
             "pass a CA bundle (ca_bundle / SSL_CERT_FILE) if a proxy re-signs traffic"
         )
     text = one_line(str(exc)) or "no detail"
-    return TransientError(f"network error talking to {where}: {type(exc).__name__}: {text}")
+    message = f"network error talking to {where}: {type(exc).__name__}: {text}"
+    if _cannot_connect(exc):
+        return HubUnreachable(f"{message} — check HF_ENDPOINT and the network, then re-run")
+    return TransientError(message)
+
+
+def _cannot_connect(exc: BaseException) -> bool:
+    """No connection could be made at all (refused, DNS): unlike a reset, not a blip mid-body."""
+    if isinstance(exc, (ConnectionRefusedError, socket.gaierror)):
+        return True
+    # httpx/httpx2 (under huggingface_hub) wrap these in their own ConnectError.
+    return type(exc).__name__ == "ConnectError" or isinstance(
+        exc.__cause__ or exc.__context__, (ConnectionRefusedError, socket.gaierror)
+    )
 
 
 def _transport_errors() -> tuple[type[BaseException], ...]:
