@@ -310,7 +310,7 @@ class FileDone:
 
 @dataclass(frozen=True, slots=True)
 class FileRetrying:
-    path: str
+    path: str  # or "(plan)" for a request of the plan (resolve, listing, HEADs)
     attempt: int
     reason: str
 

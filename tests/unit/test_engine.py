@@ -17,6 +17,7 @@ from data4r2.domain import (
     FileRetrying,
     ObjectMeta,
     PartInfo,
+    RateLimited,
     RepoRef,
     SyncFinished,
     UnsafePath,
@@ -238,3 +239,23 @@ def test_verify_reports_missing_differing_extra() -> None:
     assert report.differing == ("config.json",)
     assert report.extra == ("stray.bin",)
     assert not report.ok and len(report.matching) == 4
+
+
+def test_plan_retries_are_reported_not_silent() -> None:
+    class FlakyHub(MemoryHub):
+        calls = 0
+
+        def resolve(self, repo: RepoRef) -> str:
+            self.calls += 1
+            if self.calls < 3:
+                raise RateLimited("the Hub", retry_after=0)
+            return super().resolve(repo)
+
+    hub = FlakyHub()
+    hub.add("a.txt", b"a")
+    events: list[Event] = []
+    summary = sync(hub, MemorySink(), MemoryJobStore(), events)
+    assert summary.ok
+    plan_retries = [e for e in events if isinstance(e, FileRetrying) and e.path == "(plan)"]
+    assert [e.attempt for e in plan_retries] == [1, 2]
+    assert "rate limited" in plan_retries[0].reason

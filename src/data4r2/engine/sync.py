@@ -47,6 +47,8 @@ from .transfer import FileTransfer
 
 T = TypeVar("T")
 
+PLAN = "(plan)"  # the `path` of retry events for the plan's own requests
+
 # Failures that no other file could escape: stop the run instead of failing each file.
 FATAL = (
     CredentialsError,
@@ -88,7 +90,11 @@ class SyncEngine:
         self.emit = emit_serialised
 
     def _call(self, fn: Callable[[], T]) -> T:
-        return retry.call(fn, self.policy, self.sleep)
+        return retry.call(fn, self.policy, self.sleep, self._plan_retrying)
+
+    def _plan_retrying(self, attempt: int, err: BaseException) -> None:
+        # A Hub rate-limit window can hold the plan for minutes: say so instead of going silent.
+        self.emit(FileRetrying(PLAN, attempt, str(err)))
 
     def plan(self, repo: RepoRef) -> Plan:
         snap = snapshot(self.hub, repo, self._call)
