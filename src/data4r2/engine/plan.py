@@ -45,19 +45,20 @@ def snapshot(hub: HubSource, repo: RepoRef, call: Caller) -> Snapshot:
     return Snapshot(repo, commit, tuple(files))
 
 
-def existing(
+def listing(sink: ObjectSink, prefix: str, call: Caller) -> dict[str, ObjectInfo]:
+    """Every object under `prefix` by key (sizes only: a listing carries no metadata)."""
+    return {info.key: info for info in call(lambda: list(sink.list(prefix)))}
+
+
+def heads_where_sizes_match(
     sink: ObjectSink,
     keyed: list[tuple[RemoteFile, str]],
-    prefix: str,
+    listed: dict[str, ObjectInfo],
     call: Caller,
     workers: int,
 ) -> dict[str, ObjectInfo]:
-    """Objects already at our keys, with metadata. One listing, then a HEAD only for keys
-    present with the right size — a fresh sync of 40,000 files costs 40 LISTs, not 40,000 HEADs.
-    """
-    listed: dict[str, ObjectInfo] = {}
-    for info in call(lambda: list(sink.list(prefix))):
-        listed[info.key] = info
+    """HEAD (for our metadata) only the listed keys whose size is right: any other object
+    cannot match, so a fresh sync of 40,000 files costs 40 LISTs, not 40,000 HEADs."""
     candidates = [key for f, key in keyed if key in listed and listed[key].size == f.size]
 
     def head(key: str) -> ObjectInfo | None:
@@ -82,7 +83,10 @@ def plan_files(
     chosen = select(snap.files, include, exclude)
     # object_key refuses hostile paths (UnsafePath) before anything is written.
     keyed = [(f, object_key(prefix, snap.repo, f.path)) for f in chosen]
-    have = {} if force else existing(sink, keyed, repo_prefix(prefix, snap.repo), call, workers)
+    have: dict[str, ObjectInfo] = {}
+    if not force:
+        listed = listing(sink, repo_prefix(prefix, snap.repo), call)
+        have = heads_where_sizes_match(sink, keyed, listed, call, workers)
     return tuple(
         PlannedFile(f, key, up_to_date=key in have and have[key].matches(f)) for f, key in keyed
     )

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
-from ..domain import ObjectInfo, RepoRef, object_key
+from ..domain import RepoRef, object_key
 from ..ports import HubSource, ObjectSink
 from . import retry
 from .options import SyncOptions
-from .plan import repo_prefix, select, snapshot
+from .plan import heads_where_sizes_match, listing, repo_prefix, select, snapshot
 
 T = TypeVar("T")
 
@@ -50,25 +49,19 @@ def verify(
     snap = snapshot(hub, repo, call)
     files = select(snap.files, options.include, options.exclude)
     prefix = repo_prefix(options.prefix, repo)
-    listed = {info.key: info for info in call(lambda: list(sink.list(prefix)))}
-    expected = {object_key(options.prefix, repo, f.path): f for f in files}
-    present = [key for key in expected if key in listed]
-
-    def head(key: str) -> ObjectInfo | None:
-        return call(lambda: sink.head(key))
-
-    with ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool:
-        heads = dict(zip(present, pool.map(head, present), strict=True))
+    listed = listing(sink, prefix, call)
+    keyed = [(f, object_key(options.prefix, repo, f.path)) for f in files]
+    heads = heads_where_sizes_match(sink, keyed, listed, call, options.concurrency)
 
     missing, differing, matching = [], [], []
-    for key, f in expected.items():
+    for f, key in keyed:
         info = heads.get(key)
-        if info is None:
+        if key not in listed:
             missing.append(f.path)
-        elif info.matches(f):
+        elif info is not None and info.matches(f):
             matching.append(f.path)
         else:
-            differing.append(f.path)
+            differing.append(f.path)  # wrong size, wrong hash, or no metadata to tell
     # Extra: what sits under the repo's prefix but is not in the Hub's tree at all
     # (files merely filtered out by --include/--exclude are not "extra").
     all_keys = {object_key(options.prefix, repo, f.path) for f in snap.files}
