@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
 
 from .conftest import DATASET_FILES, MODEL_FILES, PART, Env, R2Double, sha256
@@ -28,6 +29,15 @@ def objects(r2: R2Double, bucket: str, prefix: str) -> dict[str, bytes]:
 def writes(r2: R2Double) -> list[str]:
     """PUTs and POSTs the double forwarded: object and part writes, Create and Complete."""
     return [e.op for e in r2.proxy.journal if e.method in ("PUT", "POST")]
+
+
+def wait_for_parts(proc: subprocess.Popen[str], r2: R2Double, key: str, *numbers: int) -> None:
+    """Poll (with a deadline) until the double has forwarded these parts of `key`."""
+    deadline = time.monotonic() + 60
+    while not {(key, n) for n in numbers} <= set(r2.proxy.part_uploads):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"parts {numbers} of {key} never arrived"
+        time.sleep(0.05)
 
 
 def test_model_sync_copies_every_byte_then_a_second_run_copies_nothing(
@@ -94,11 +104,7 @@ def test_killed_run_resumes_without_reuploading_finished_parts(
         "sync", "acme/tiny-model", "--dest", f"s3://{bucket}/mirror", "--quiet", env=s3_env(r2)
     )
     try:
-        deadline = time.monotonic() + 60
-        while not {(key, 1), (key, 2)} <= set(r2.proxy.part_uploads):
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "parts 1 and 2 never arrived"
-            time.sleep(0.05)
+        wait_for_parts(proc, r2, key, 1, 2)
         # Both parts forwarded; wait until the state file has recorded them too.
         deadline = time.monotonic() + 30
         while _recorded_parts(cli) < 2:
@@ -204,11 +210,7 @@ def test_ctrl_c_exits_130_and_the_same_command_resumes(cli: Env, r2: R2Double, b
     args = ("sync", "acme/tiny-model", "--dest", f"s3://{bucket}/mirror")
     proc = cli.popen(*args, env=s3_env(r2))
     try:
-        deadline = time.monotonic() + 60
-        while (key, 1) not in r2.proxy.part_uploads:
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "part 1 never arrived"
-            time.sleep(0.05)
+        wait_for_parts(proc, r2, key, 1)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
     finally:
@@ -235,11 +237,7 @@ def test_a_hub_that_dies_mid_run_stops_the_run_with_one_line(
     )
     proc = cli.popen("sync", "acme/tiny-model", "--dest", f"s3://{bucket}/mirror", env=s3_env(r2))
     try:
-        deadline = time.monotonic() + 60
-        while (key, 1) not in r2.proxy.part_uploads:
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "part 1 never arrived"
-            time.sleep(0.05)
+        wait_for_parts(proc, r2, key, 1)
         cli.hub.stop()  # the Hub goes away mid-body
         _, err = proc.communicate(timeout=90)
     finally:
