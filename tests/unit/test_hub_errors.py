@@ -35,7 +35,6 @@ from data4r2.hub.errors import (
     hub_error,
     network_error,
     one_line,
-    raise_for_hub_status,
     redact_url,
 )
 
@@ -106,14 +105,14 @@ def test_contract_table(
 
 def test_success_is_no_error() -> None:
     assert hub_error(200, {}, URL, MODEL, endpoint=E, authenticated=False) is None
-    raise_for_hub_status(206, {}, URL, MODEL, endpoint=E, authenticated=False)
+    assert hub_error(206, {}, URL, MODEL, endpoint=E, authenticated=False) is None
 
 
-def test_raise_for_hub_status_raises_the_mapped_error() -> None:
-    with pytest.raises(RevisionNotFound, match=r"'v1\.0'"):
-        raise_for_hub_status(
-            404, {"X-Error-Code": "RevisionNotFound"}, URL, DATASET, endpoint=E, authenticated=False
-        )
+def test_revision_not_found_names_the_revision() -> None:
+    err = hub_error(
+        404, {"X-Error-Code": "RevisionNotFound"}, URL, DATASET, endpoint=E, authenticated=False
+    )
+    assert isinstance(err, RevisionNotFound) and "'v1.0'" in str(err)
 
 
 def test_headers_are_read_case_insensitively() -> None:

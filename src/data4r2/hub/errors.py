@@ -1,6 +1,6 @@
 """The one place that turns a Hub answer into a domain error.
 
-Both paths end here: raw http.client answers from the byte stream (`raise_for_hub_status`)
+Both paths end here: raw http.client answers from the byte stream (`hub_error`)
 and huggingface_hub's exceptions from the metadata calls (`from_hf_error`, which reads the
 status and headers huggingface_hub kept on the exception and maps them the same way). The
 engine never sees an HTTP status, only `RepoNotFound`, `GatedRepo`, `RateLimited` …, each with
@@ -153,36 +153,6 @@ def hub_error(
             "may read this repo"
         )
     return HubError(f"unexpected answer: {detail}")
-
-
-def raise_for_hub_status(
-    status: int,
-    headers: Mapping[str, str],
-    url: str,
-    repo: RepoRef,
-    *,
-    endpoint: str,
-    authenticated: bool,
-    origin: Origin = "hub",
-    revision: str | None = None,
-    path: str | None = None,
-    body: bytes = b"",
-) -> None:
-    """Raise the domain error for a failed answer; return for a success."""
-    err = hub_error(
-        status,
-        headers,
-        url,
-        repo,
-        endpoint=endpoint,
-        authenticated=authenticated,
-        origin=origin,
-        revision=revision,
-        path=path,
-        body=body,
-    )
-    if err is not None:
-        raise err
 
 
 def network_error(where: str, exc: BaseException) -> Data4r2Error:
