@@ -197,25 +197,47 @@ def _engine(w: Wired, store: JobStore, settings: Settings, emit: Emit) -> SyncEn
 # --------------------------------------------------------------------------- use cases
 
 
-def run_sync(settings: Settings, emit: Emit, *, overrides: Overrides = NO_OVERRIDES) -> SyncSummary:
-    """Plan, record in the state store and copy. A dry run plans only, whoever asks for it."""
+@contextmanager
+def _events(subscribers: tuple[Emit, ...]) -> Iterator[Emit]:
+    """The engine's `emit`: fanned out to every subscriber, each on its own thread.
+
+    Leaving the block delivers what is still queued, so a display has shown the run's end
+    before the caller prints its summary.
+    """
+    from .engine.events import EventBus
+
+    with EventBus() as bus:
+        for subscriber in subscribers:
+            bus.subscribe(subscriber)
+        yield bus.publish
+
+
+def run_sync(
+    settings: Settings, *subscribers: Emit, overrides: Overrides = NO_OVERRIDES
+) -> SyncSummary:
+    """Plan, record in the state store and copy. A dry run plans only, whoever asks for it.
+
+    Each of `subscribers` receives every event of the run (display, NDJSON log, metrics …).
+    """
     if settings.dry_run:
-        plan = run_plan(settings, emit, overrides=overrides)
+        plan = run_plan(settings, *subscribers, overrides=overrides)
         return _dry_summary(plan, destination_of(settings))
     with (
         wire(settings, overrides) as w,
         _store(settings, overrides.store, persistent=True) as store,
+        _events(subscribers) as emit,
     ):
         w.sink.check()
         engine = _engine(w, store, settings, emit)
         return engine.run(engine.plan(w.repo))
 
 
-def run_plan(settings: Settings, emit: Emit, *, overrides: Overrides = NO_OVERRIDES) -> Plan:
+def run_plan(settings: Settings, *subscribers: Emit, overrides: Overrides = NO_OVERRIDES) -> Plan:
     """The plan only (`--dry-run`): files, bytes, what would be skipped. Writes nothing."""
     with (
         wire(settings, overrides) as w,
         _store(settings, overrides.store, persistent=False) as store,
+        _events(subscribers) as emit,
     ):
         if w.destination.is_bucket:  # HeadBucket reads; a folder's check writes a probe file
             w.sink.check()
