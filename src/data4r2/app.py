@@ -64,12 +64,15 @@ def destination_of(settings: Settings) -> Destination:
 
 
 def build_hub(settings: Settings) -> HubSource:
+    """The Hub client, paced: one pacer for every request this process sends to the Hub."""
+    from .engine.pacer import PacedHub, Pacer
     from .hub.client import HubClient
 
     token = settings.token.get_secret_value() if settings.token else None
     ca = str(settings.hub_ca_bundle) if settings.hub_ca_bundle else None
     # token None: HubClient falls back to huggingface_hub's own lookup (`hf auth login`).
-    return HubClient(settings.hf_endpoint, token, ca_bundle=ca)  # it names data4r2 in its UA
+    client = HubClient(settings.hf_endpoint, token, ca_bundle=ca)  # it names data4r2 in its UA
+    return PacedHub(client, Pacer(rps=settings.hub_rps))
 
 
 def _credentials(settings: Settings, dest: Destination) -> tuple[str, str]:

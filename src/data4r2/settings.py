@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     # Only for a Hub behind a private CA: HubClient then trusts this file alone, which is why
     # the bucket's --ca-bundle is never reused for huggingface.co.
     hub_ca_bundle: Path | None = Field(default=None, validation_alias=_env("DATA4R2_HUB_CA_BUNDLE"))
+    # Hub requests (resolve, listing, each file's open) per second, for every thread together;
+    # None = as fast as the Hub allows (its 429s pause every thread at once: engine/pacer.py).
+    hub_rps: float | None = Field(default=None, gt=0, le=10_000)
     hf_endpoint: str = Field(
         default=DEFAULT_HF_ENDPOINT,
         validation_alias=_env("DATA4R2_HF_ENDPOINT", "HF_ENDPOINT"),

@@ -139,6 +139,16 @@ MaxRetries = Annotated[
         show_default=_default("max_retries"),
     ),
 ]
+HubRps = Annotated[
+    float | None,
+    typer.Option(
+        "--hub-rps",
+        metavar="N",
+        envvar="DATA4R2_HUB_RPS",
+        help="At most N Hub requests per second, all threads together (default: no limit).",
+        show_default=False,
+    ),
+]
 DryRun = Annotated[
     bool,
     typer.Option("--dry-run", envvar="DATA4R2_DRY_RUN", help="Print the plan; write nothing."),
@@ -292,6 +302,7 @@ def sync(
     part_size: PartSize = None,
     parts_in_flight: PartsInFlight = None,
     max_retries: MaxRetries = None,
+    hub_rps: HubRps = None,
     dry_run: DryRun = False,
     force: Force = False,
     quiet: Quiet = False,
@@ -316,6 +327,7 @@ def sync(
             part_size=part_size,
             parts_in_flight=parts_in_flight,
             max_retries=max_retries,
+            hub_rps=hub_rps,
             dry_run=dry_run or None,
             force=force or None,
             quiet=quiet or None,
