@@ -32,8 +32,9 @@ class PartsInFlight:
     """The part uploads of one attempt: none of them may outlive it.
 
     A retry of the file reuses the same recorded upload, so a part of this attempt still
-    running when the retry starts would race the retry's own part of that number. Every exit,
-    the failing ones first, therefore goes through `settle` or `abandon`.
+    running when the retry starts would race the retry's own part of that number. Every way
+    out of an attempt therefore goes through `settle` (all read; a part may have failed) or
+    `abandon` (reading failed or was cancelled).
     """
 
     def __init__(self, ctx: RunContext, upload: Callable[[int, memoryview], PartInfo]) -> None:
