@@ -207,6 +207,9 @@ class Lease:
     job: Job
     token: str
     worker: str
+    # Another sync's job published this very content (same key, blob, size) into the same
+    # destination after this job's sync was planned: finish it SKIPPED, do not copy it again.
+    already_published: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -150,13 +150,20 @@ class JobStore(Protocol):
     ) -> Lease | None:
         """Lease the next job that may run now: PENDING whose `not_before` has passed, or
         RUNNING whose lease expired (attempts + 1, state RUNNING). Never a job whose object
-        (destination, key) another unexpired lease holds. Across syncs, fair: the sync that
-        least recently had a job claimed goes first. None when nothing may run now."""
+        (destination, key) another unexpired lease holds; `Lease.already_published` when
+        another sync published the same content there since this sync was planned. Across
+        syncs, fair: the sync that least recently had a job claimed goes first. None when
+        nothing may run now."""
         ...
 
     def next_due(self, sync_id: int | None = None) -> float | None:
         """Seconds until a PENDING job (or expired lease) may next be claimed — 0 if one can
         be now; None when no job of the sync (or of any sync) is PENDING or RUNNING."""
+        ...
+
+    def held_elsewhere(self, sync_id: int) -> list[tuple[Job, str]]:
+        """PENDING jobs of a sync that are due but wait because a live lease of another
+        sync's job holds their object, each with that holder's worker name (for a message)."""
         ...
 
     def renew(self, lease: Lease, lease_seconds: float = 60.0) -> None:
