@@ -194,7 +194,38 @@ class JobState(StrEnum):
     RUNNING = "running"
     DONE = "done"  # copied and verified
     SKIPPED = "skipped"  # already identical in the destination
-    FAILED = "failed"  # attempts used up; reason recorded
+    FAILED = "failed"  # attempts used up; reason recorded (the dead letter: kept, listed)
+    CANCELLED = "cancelled"  # its sync was cancelled before it finished
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A claimed job. Only the holder of `token` may renew, finish, fail or release it;
+    once the lease expires (or the sync is cancelled) those calls raise LeaseLost and the
+    job can be claimed again, so two workers never both publish one object."""
+
+    job: Job
+    token: str
+    worker: str
+    # Another sync's job published this very content (same key, blob, size) into the same
+    # destination after this job's sync was planned: finish it SKIPPED, do not copy it again.
+    already_published: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRecord:
+    """One sync as the store knows it, for status pages and the API."""
+
+    id: int
+    repo: RepoRef  # `revision` is the one asked for
+    commit: str
+    destination: str  # the destination's name (service) or description (embedded)
+    created_at: float  # unix seconds
+    finished_at: float | None = None
+    cancelled: bool = False
+    files: int = 0
+    bytes_total: int = 0
+    bytes_done: int = 0  # of DONE and SKIPPED jobs
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +239,7 @@ class Job:
     state: JobState = JobState.PENDING
     attempts: int = 0
     error: str | None = None
+    worker: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +280,9 @@ class PlannedFile:
 class Plan:
     snapshot: Snapshot
     files: tuple[PlannedFile, ...]
+    # Unix time the plan began looking at the destination: what another run published
+    # after it, this plan could not see (JobStore.create_sync, Lease.already_published).
+    planned_at: float | None = None
 
     @property
     def to_copy(self) -> tuple[PlannedFile, ...]:
@@ -316,6 +351,14 @@ class FileRetrying:
 
 
 @dataclass(frozen=True, slots=True)
+class FileWaiting:
+    """A file's object is being written by another run (or worker): this one waits for it."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class FileFailed:
     path: str
     reason: str
@@ -326,7 +369,16 @@ class SyncFinished:
     summary: SyncSummary
 
 
-Event = PlanReady | FileStarted | BytesMoved | FileDone | FileRetrying | FileFailed | SyncFinished
+Event = (
+    PlanReady
+    | FileStarted
+    | BytesMoved
+    | FileDone
+    | FileRetrying
+    | FileWaiting
+    | FileFailed
+    | SyncFinished
+)
 
 
 # --------------------------------------------------------------------------- errors
@@ -467,6 +519,10 @@ class EndpointUnreachable(DestinationError):
     """Connection refused, DNS or TLS failure. Retried (a blip mid-run), then fatal."""
 
     retryable = True
+
+
+class LeaseLost(Data4r2Error):
+    """The job's lease expired, was taken over, or its sync was cancelled: stop, publish nothing."""
 
 
 class UploadGone(DestinationError):

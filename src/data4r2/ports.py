@@ -12,6 +12,7 @@ from typing import Protocol
 from .domain import (
     Job,
     JobState,
+    Lease,
     ObjectInfo,
     ObjectMeta,
     PartInfo,
@@ -20,6 +21,7 @@ from .domain import (
     RepoRef,
     SinkLimits,
     Snapshot,
+    SyncRecord,
     UploadRecord,
 )
 
@@ -95,31 +97,121 @@ class ObjectSink(Protocol):
 
 
 class JobStore(Protocol):
-    """Syncs, their per-file jobs, and the multipart uploads in flight."""
+    """Syncs, their per-file jobs as a durable leased queue, and the multipart uploads in flight.
+
+    The queue contract the embedded `sync`, `serve` and (later) the PostgreSQL cluster share;
+    one test suite (tests/contract/test_jobstore_contract.py) holds every backend to it.
+    Times are the store's own clock (wall seconds); delays and lease lengths are in seconds.
+    """
+
+    # -- syncs -------------------------------------------------------------------------
 
     def create_sync(
-        self, snapshot: Snapshot, destination: str, files: Sequence[PlannedFile]
+        self,
+        snapshot: Snapshot,
+        destination: str,
+        files: Sequence[PlannedFile],
+        *,
+        planned_at: float | None = None,
     ) -> int:
-        """Record a run with one job per file (up-to-date files recorded as skipped)."""
+        """Record a sync with one job per file (up-to-date files recorded as SKIPPED).
+        `planned_at` (unix seconds, default now) is when its plan looked at the destination:
+        it becomes the sync's `created_at`, the line `Lease.already_published` draws."""
         ...
 
-    def claim(self, sync_id: int, worker: str) -> Job | None:
-        """Take the next pending job (attempts + 1, state running), or None when none is left."""
+    def add_files(self, sync_id: int, files: Sequence[PlannedFile]) -> int:
+        """Enqueue more jobs for a sync; a path the sync already has is left as it is
+        (idempotent enqueue). How many jobs were new."""
         ...
 
-    def finish(self, job_id: int, state: JobState) -> None:
-        """Mark a job DONE or SKIPPED."""
+    def sync(self, sync_id: int) -> SyncRecord:
+        """One sync; LookupError if there is none."""
         ...
 
-    def fail(self, job_id: int, error: str, retry: bool) -> JobState:
-        """Record a failed attempt: back to PENDING if `retry`, else FAILED. The new state."""
+    def syncs(self, *, limit: int = 50, before: int | None = None) -> list[SyncRecord]:
+        """Syncs newest first; `before` is the id to page from (exclusive)."""
         ...
 
-    def jobs(self, sync_id: int) -> list[Job]: ...
+    def finish_sync(self, sync_id: int) -> None:
+        """Stamp the end of a sync (all its jobs settled)."""
+        ...
 
-    def counts(self, sync_id: int) -> dict[JobState, int]: ...
+    def cancel_sync(self, sync_id: int) -> int:
+        """Cancel a sync: PENDING and RUNNING jobs become CANCELLED (a running job's lease is
+        lost, so its worker stops at the next part boundary). How many jobs were cancelled."""
+        ...
 
-    def finish_sync(self, sync_id: int) -> None: ...
+    def requeue_failed(self, sync_id: int) -> int:
+        """FAILED jobs back to PENDING with a fresh attempt count. How many."""
+        ...
+
+    def prune(self, destination: str, keep: int) -> int:
+        """Forget all but the newest `keep` finished syncs of a destination (and their jobs);
+        uploads and parts stay. How many syncs were deleted."""
+        ...
+
+    # -- the queue ---------------------------------------------------------------------
+
+    def claim(
+        self, worker: str, *, sync_id: int | None = None, lease_seconds: float = 60.0
+    ) -> Lease | None:
+        """Lease the next job that may run now: PENDING whose `not_before` has passed, or
+        RUNNING whose lease expired (attempts + 1, state RUNNING). Never a job whose object
+        (destination, key) another unexpired lease holds; `Lease.already_published` when
+        another sync published the same content there since this sync was planned. Across
+        syncs, fair: the sync that least recently had a job claimed goes first. None when
+        nothing may run now."""
+        ...
+
+    def next_due(self, sync_id: int | None = None) -> float | None:
+        """Seconds until a PENDING job (or expired lease) may next be claimed — 0 if one can
+        be now, or is due but waits for another job's lease on its object (held_elsewhere);
+        None when no job of the sync (or of any sync) is PENDING or RUNNING."""
+        ...
+
+    def held_elsewhere(self, sync_id: int) -> list[tuple[Job, str]]:
+        """PENDING jobs of a sync that are due but wait because a live lease of another
+        sync's job holds their object, each with that holder's worker name (for a message)."""
+        ...
+
+    def renew(self, lease: Lease, lease_seconds: float = 60.0) -> None:
+        """Extend a lease; LeaseLost if it expired and was taken, or the sync was cancelled."""
+        ...
+
+    def finish(self, lease: Lease, state: JobState = JobState.DONE) -> None:
+        """Mark a leased job DONE or SKIPPED; LeaseLost if the lease no longer holds."""
+        ...
+
+    def fail(self, lease: Lease, error: str, *, retry_in: float | None) -> JobState:
+        """Record a failed attempt with its error. `retry_in` None: FAILED (dead letter, kept).
+        Else PENDING, claimable after `retry_in` seconds. The new state; LeaseLost if lost."""
+        ...
+
+    def release(self, lease: Lease) -> None:
+        """Give a job back untried (shutdown): PENDING now, this attempt not counted;
+        LeaseLost if the lease no longer holds."""
+        ...
+
+    def job(self, job_id: int) -> Job:
+        """One job; LookupError if there is none."""
+        ...
+
+    def jobs(
+        self,
+        sync_id: int,
+        *,
+        state: JobState | None = None,
+        after: int = 0,
+        limit: int | None = None,
+    ) -> list[Job]:
+        """Jobs of a sync in plan (id) order, optionally of one state, ids > `after`."""
+        ...
+
+    def counts(self, sync_id: int) -> dict[JobState, int]:
+        """Jobs of a sync per state (every state present, 0 when none)."""
+        ...
+
+    # -- multipart uploads (what makes a resume cheap) -------------------------------------
 
     def upload(self, destination: str, key: str) -> UploadRecord | None:
         """The unfinished multipart upload recorded for this object, with its finished parts."""
