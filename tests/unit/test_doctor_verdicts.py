@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from data4r2.doctor import CheckResult, DoctorReport, Status, judge_skew, verdict_from_error
 from data4r2.domain import BucketNotFound, DestinationError, RateLimited
+from data4r2.sinks.s3_doctor import (
+    CheckResult,
+    DoctorReport,
+    Status,
+    judge_skew,
+    verdict_from_error,
+)
 
 
 @pytest.mark.parametrize(
@@ -31,9 +37,22 @@ def test_clock_skew_warns_past_a_minute_and_fails_past_sigv4s_15_minutes(
 
 
 def test_an_errors_own_hint_becomes_what_to_do() -> None:
-    verdict = verdict_from_error(BucketNotFound("bucket 'b' not found at https://x — create it"))
+    verdict = verdict_from_error(BucketNotFound("bucket 'b' not found at https://x", "create it"))
     assert verdict.status is Status.FAIL
     assert (verdict.detail, verdict.todo) == ("bucket 'b' not found at https://x", "create it")
+
+
+def test_a_dash_in_a_message_is_not_taken_for_a_hint() -> None:
+    # Before errors carried a hint field, doctor split messages on " — ": a key holding one
+    # put half the error text in the "what to do" column.
+    exc = DestinationError("PutObject s3://b/a — b.txt: NotImplemented")
+    assert verdict_from_error(exc).detail == "PutObject s3://b/a — b.txt: NotImplemented"
+
+
+def test_an_error_with_a_hint_is_still_one_line_with_both() -> None:
+    exc = BucketNotFound("bucket 'b' not found", "create it")
+    assert str(exc) == "bucket 'b' not found — create it"
+    assert (exc.message, exc.hint) == ("bucket 'b' not found", "create it")
 
 
 def test_errors_without_a_hint_get_one_by_kind() -> None:

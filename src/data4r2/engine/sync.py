@@ -43,6 +43,7 @@ from .context import RunContext
 from .options import SyncOptions
 from .plan import plan_files, snapshot
 from .reader import Cancelled
+from .reclaim import reclaim_stale_uploads, repo_prefix
 from .transfer import FileTransfer
 
 T = TypeVar("T")
@@ -116,6 +117,8 @@ class SyncEngine:
     def run(self, plan: Plan) -> SyncSummary:
         started = time.monotonic()
         o = self.options
+        prefix = repo_prefix(o.prefix, plan.snapshot.repo)
+        reclaim_stale_uploads(self.sink, self.store, self.destination, prefix)
         sync_id = self.store.create_sync(plan.snapshot, self.destination, plan.files)
         for planned in plan.to_skip:
             self.emit(FileDone(planned.file.path, planned.file.size, skipped=True))
