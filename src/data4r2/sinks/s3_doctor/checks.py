@@ -18,7 +18,7 @@ from ...engine.reclaim import STALE_AFTER_S
 from ..s3_config import CONNECT_TIMEOUT, resolve_ca_bundle, ssl_context
 from ..s3_errors import ENDPOINT_HINT, translate
 from .probe import PART, TAIL, Probe, meta_for
-from .report import Verdict, fail, ok, warn
+from .report import Verdict, count, fail, ok, warn
 
 SKEW_WARN = 60.0  # seconds: harmless, but a sign the clock is not synced
 SKEW_FAIL = 15 * 60.0  # SigV4 refuses requests signed further off (RequestTimeTooSkewed)
@@ -239,10 +239,10 @@ def check_stale_uploads(p: Probe) -> Verdict:
         return ok(f"no unfinished multipart uploads under {where}")
     stale = [u for u in found if u.idle_s >= STALE_AFTER_S]
     if not stale:
-        return ok(f"{len(found)} unfinished multipart uploads, active within a day (a sync?)")
+        return ok(f"{count(len(found), 'unfinished multipart upload')}, active within a day")
     oldest = max(stale, key=lambda u: u.idle_s)
     return warn(
-        f"{len(stale)} unfinished multipart uploads idle for over a day under {where}, "
+        f"{count(len(stale), 'unfinished multipart upload')} idle for over a day under {where}, "
         f"e.g. {oldest.key} ({oldest.idle_s / 86400:.0f} days): they hold storage",
         "the next sync of their repo aborts them; or abort them by hand "
         "(aws s3api list-multipart-uploads / abort-multipart-upload)",

@@ -8,7 +8,7 @@ from functools import partial
 from ...domain import Data4r2Error
 from ...engine.retry import RetryPolicy, call
 from .probe import Probe
-from .report import Verdict, ok, warn
+from .report import Verdict, count, ok, warn
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +45,8 @@ def cleanup(p: Probe) -> Verdict:
             f"{len(left)} probe objects or uploads remain: {', '.join(left[:3])}",
             f"delete everything under {where} by hand",
         )
-    done = f"deleted {_count(deleted, 'object')}, aborted {_count(aborted, 'upload')}"
+    done = f"deleted {count(deleted, 'object')}, aborted {count(aborted, 'upload')}"
     return ok(f"{done}: {where} is empty")
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _listed_uploads(p: Probe) -> dict[str, str]:

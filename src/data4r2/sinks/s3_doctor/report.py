@@ -68,6 +68,10 @@ def fail(detail: str, todo: str) -> Verdict:
     return Verdict(Status.FAIL, detail, todo)
 
 
+def count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def verdict_from_error(exc: Data4r2Error) -> Verdict:
     """A failed request → FAIL, with the error's own hint (else one by its kind) as what to do."""
     if exc.hint:
