@@ -103,7 +103,7 @@ def test_uploads_idle_for_over_a_day_are_a_warning_naming_the_oldest() -> None:
     assert verdict.status is Status.WARN
     assert verdict.detail.startswith("2 unfinished multipart uploads idle for over a day")
     assert "team/models/a/m/w.bin (3 days)" in verdict.detail
-    assert "next sync" in verdict.todo
+    assert "a sync aborts" in verdict.todo
 
 
 def test_no_open_uploads_is_ok() -> None:

@@ -244,8 +244,8 @@ def check_stale_uploads(p: Probe) -> Verdict:
     return warn(
         f"{count(len(stale), 'unfinished multipart upload')} idle for over a day under {where}, "
         f"e.g. {oldest.key} ({oldest.idle_s / 86400:.0f} days): they hold storage",
-        "the next sync of their repo aborts them; or abort them by hand "
-        "(aws s3api list-multipart-uploads / abort-multipart-upload)",
+        "a sync aborts those under its repo's keys that its state file does not resume; "
+        "abort others by hand (aws s3api list-multipart-uploads / abort-multipart-upload)",
     )
 
 
