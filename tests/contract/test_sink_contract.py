@@ -525,7 +525,7 @@ _DISK_FULL_IN_PART = textwrap.dedent(
     """
     import os, resource, sys
     from pathlib import Path
-    from data4r2.domain import DestinationError, ObjectMeta
+    from data4r2.domain import DestinationError, ObjectMeta, UploadGone
     from data4r2.sinks.folder import FolderSink
     MiB = 1024**2
     # Files may not grow past 7 MiB: part 2 (bytes 5-10 MiB) gets EFBIG, as on a full disk.
@@ -537,6 +537,10 @@ _DISK_FULL_IN_PART = textwrap.dedent(
     try:
         sink.upload_part(key, upload_id, 2, memoryview(bytes(5 * MiB)))
     except DestinationError as e:
+        print(e)
+    try:  # a part that was in flight meanwhile learns why its upload is gone
+        sink.upload_part(key, upload_id, 3, memoryview(bytes(MiB)))
+    except UploadGone as e:
         print(e)
         sys.exit(3)
     """
@@ -555,5 +559,7 @@ def test_folder_disk_full_mid_upload_removes_the_upload(tmp_path: Path) -> None:
     )
     assert proc.returncode == 3, proc.stderr
     assert list((root / TMP_DIR).iterdir()) == []  # part 1's 5 MiB are not kept
-    assert "cannot write part 2 of big.bin: File too large" in proc.stdout
-    assert "free space" in proc.stdout
+    first, then = proc.stdout.splitlines()
+    assert first.startswith("cannot write part 2 of big.bin: File too large — ")
+    assert "free space" in first
+    assert then.endswith(f"was removed: {first}")

@@ -88,6 +88,9 @@ class FolderSink:
         self.limits = limits
         self._mode = metadata
         self._made: builtins.list[Path] = []  # folders check() created, outermost first
+        # upload id → why this sink removed it: the parts still in flight for it then fail
+        # with the cause (a full disk), not a bare "no such upload".
+        self._dropped: dict[str, str] = {}
         self._name_max: int | None = None
 
     def describe(self) -> str:
@@ -327,8 +330,18 @@ class FolderSink:
         updir = self.root / TMP_DIR / upload_id
         head = _read_json(updir / "upload.json")
         if head is None or head.get("key") != key or not (updir / "data").is_file():
-            raise UploadGone(f"no multipart upload {upload_id} for {key!r} in {self.root}")
+            raise self._gone(key, upload_id)
         return updir, head
+
+    def _gone(self, key: str, upload_id: str) -> UploadGone:
+        if why := self._dropped.get(upload_id):
+            return UploadGone(f"multipart upload {upload_id} for {key!r} was removed: {why}")
+        return UploadGone(f"no multipart upload {upload_id} for {key!r} in {self.root}")
+
+    def _drop(self, updir: Path, why: str) -> None:
+        """Remove a failed upload's folder (its parts would keep a full disk full)."""
+        self._dropped[updir.name] = why
+        shutil.rmtree(updir, ignore_errors=True)
 
     def create_multipart(self, key: str, meta: ObjectMeta, part_size: int) -> str:
         self._writable_path(key)
@@ -373,15 +386,16 @@ class FolderSink:
             record = {"number": number, "size": info.size, "etag": info.etag, "checksum": checksum}
             _write_atomic(updir / f"part-{number:05d}.json", json.dumps(record).encode(), updir)
         except FileNotFoundError as e:
-            raise UploadGone(f"multipart upload {upload_id} for {key!r} was aborted") from e
+            raise self._gone(key, upload_id) from e
         except OSError as e:
             # Disk full (ENOSPC, EDQUOT, EFBIG) above all: the parts written so far would keep
             # it full, and the re-run would fail the same way. Free them now.
-            shutil.rmtree(updir, ignore_errors=True)
-            raise DestinationError(
+            error = DestinationError(
                 f"cannot write part {number} of {key}: {e.strerror}",
                 f"its partial upload was removed; {_advice(e)}",
-            ) from e
+            )
+            self._drop(updir, str(error))
+            raise error from e
         return info
 
     def list_parts(self, key: str, upload_id: str) -> builtins.list[PartInfo]:
@@ -436,13 +450,18 @@ class FolderSink:
         except (OSError, DestinationError) as e:
             # Nothing here succeeds on a second try (a name too long, a folder in the way,
             # a full disk): keep no orphan behind. A re-run starts a fresh upload.
-            shutil.rmtree(updir, ignore_errors=True)
-            if isinstance(e, DestinationError):
+            error = (
+                e
+                if isinstance(e, DestinationError)
+                else DestinationError(
+                    f"cannot complete {path}: {e.strerror}",
+                    f"its upload was removed; {_advice(e)}",
+                )
+            )
+            self._drop(updir, str(error))
+            if error is e:
                 raise
-            raise DestinationError(
-                f"cannot complete {path}: {e.strerror}",
-                f"its upload was removed; {_advice(e)}",
-            ) from e
+            raise error from e
         shutil.rmtree(updir, ignore_errors=True)  # without `data` it is already gone (see above)
 
     def abort(self, key: str, upload_id: str) -> None:
