@@ -17,11 +17,11 @@ from .domain import CredentialsError, Event, Plan, RepoRef, SyncSummary, UsageEr
 from .settings import Settings
 
 if TYPE_CHECKING:
-    from .doctor import DoctorReport
     from .engine.sync import SyncEngine
     from .engine.verify import VerifyReport
     from .ports import HubSource, JobStore, ObjectSink
     from .sinks.s3 import S3Sink
+    from .sinks.s3_doctor import DoctorReport
 
 Emit = Callable[[Event], None]
 
@@ -260,7 +260,7 @@ def run_verify(
 
 def run_doctor(settings: Settings) -> DoctorReport:
     """Probe the bucket a sync would write to, through the sink a sync would build."""
-    from .doctor import diagnose
+    from .sinks.s3_doctor import diagnose
 
     dest = destination_of(settings)
     if not dest.is_bucket:

@@ -258,6 +258,15 @@ class UploadRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenUpload:
+    """An unfinished multipart upload as the store itself lists it (whoever started it)."""
+
+    key: str
+    upload_id: str
+    idle_s: float  # seconds since it was started or last received a part
+
+
+@dataclass(frozen=True, slots=True)
 class SinkLimits:
     """The multipart rules of a store (R2's by default — the strictest we target)."""
 
@@ -385,14 +394,19 @@ Event = (
 
 
 class Data4r2Error(Exception):
-    """Base of every error we raise on purpose: `str(e)` is one actionable line."""
+    """Base of every error we raise on purpose: `str(e)` is one actionable line.
+
+    `message` says what failed; `hint`, when there is one, says what to do about it. `str(e)`
+    joins them ("message — hint"); `data4r2 doctor` shows them in separate columns.
+    """
 
     exit_code: int = 1
     retryable: bool = False
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(f"{message} — {hint}" if hint else message)
         self.message = message
+        self.hint = hint
 
 
 class UsageError(Data4r2Error):
@@ -432,11 +446,10 @@ class HubError(Data4r2Error):
 
 class RepoNotFound(HubError):
     def __init__(self, repo: str, repo_type: str, detail: str = "") -> None:
-        hint = (
-            f"{repo_type} {repo!r} not found or no access — check the id and the type "
-            f"(model/dataset/space); for a private repo set HF_TOKEN"
+        super().__init__(
+            f"{repo_type} {repo!r} not found or no access" + (f" ({detail})" if detail else ""),
+            "check the id and the type (model/dataset/space); for a private repo set HF_TOKEN",
         )
-        super().__init__(hint + (f" ({detail})" if detail else ""))
 
 
 class GatedRepo(HubError):
@@ -481,8 +494,8 @@ class TransientError(Data4r2Error):
     retryable = True
     exit_code = 4
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, retry_after: float | None = None, hint: str = "") -> None:
+        super().__init__(message, hint)
         self.retry_after = retry_after
 
 

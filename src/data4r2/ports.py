@@ -15,6 +15,7 @@ from .domain import (
     Lease,
     ObjectInfo,
     ObjectMeta,
+    OpenUpload,
     PartInfo,
     PlannedFile,
     RemoteFile,
@@ -92,6 +93,13 @@ class ObjectSink(Protocol):
     def complete(self, key: str, upload_id: str, parts: Sequence[PartInfo]) -> None: ...
 
     def abort(self, key: str, upload_id: str) -> None: ...
+
+    def list_uploads(self, prefix: str) -> Iterator[OpenUpload]:
+        """Unfinished multipart uploads whose key starts with `prefix`, however they began.
+
+        What a killed run left behind that no state file remembers; `abort` ends one.
+        """
+        ...
 
     def delete(self, key: str) -> None: ...
 

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from doubles.memory_sink import MemorySink
 from servers.r2_fixtures import open_double  # tests/ is on sys.path (tests/conftest.py)
 
 from data4r2.ports import ObjectSink
 from data4r2.sinks.folder import FolderSink
-from data4r2.sinks.memory import MemorySink
 from data4r2.sinks.s3 import S3Sink
 
 if TYPE_CHECKING:

@@ -239,6 +239,22 @@ def test_complete_refuses_a_part_list_that_does_not_match_the_upload(
     sink.abort(key, upload_id)
 
 
+def test_list_uploads_shows_an_unfinished_upload_under_its_prefix_until_it_ends(
+    sink: ObjectSink, prefix: str
+) -> None:
+    # What a killed run leaves and no state file remembers: the engine reclaims from this.
+    key = f"{prefix}models/acme/model/big.bin"
+    body = os.urandom(5 * MiB)
+    upload_id = sink.create_multipart(key, meta_for(key, body), 5 * MiB)
+    sink.upload_part(key, upload_id, 1, memoryview(body))
+    listed = list(sink.list_uploads(f"{prefix}models/acme/"))
+    assert [(u.key, u.upload_id) for u in listed] == [(key, upload_id)]
+    assert 0 <= listed[0].idle_s < 600  # just written (the store's clock may be a bit off)
+    assert list(sink.list_uploads(f"{prefix}models/other/")) == []
+    sink.abort(key, upload_id)
+    assert list(sink.list_uploads(prefix)) == []
+
+
 # --------------------------------------------------------------------------- folder only
 
 
@@ -439,3 +455,111 @@ def test_folder_head_of_a_folder_is_none_and_a_key_cannot_replace_one(folder: Fo
         folder.put("models", memoryview(b"y"), meta_for("models", b"y"))
     assert folder.head("models/a.bin") is not None
     assert [p.name for p in (folder.root / TMP_DIR).iterdir()] == []  # no temp file left
+
+
+def test_folder_check_then_close_leaves_no_trace_in_a_new_folder(tmp_path: Path) -> None:
+    # A first run that fails before planning (the Hub unreachable) checks and closes only.
+    sink = FolderSink(tmp_path / "new" / "mirror")
+    sink.check()
+    sink.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_folder_check_then_close_leaves_no_temp_folder_in_an_existing_one(tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_bytes(b"the user's")
+    sink = FolderSink(tmp_path)
+    sink.check()
+    assert not (tmp_path / TMP_DIR).exists()  # the probe's folder, once empty, goes at once
+    sink.put("a.bin", memoryview(b"x"), meta_for("a.bin", b"x"))
+    sink.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin", "keep.txt"]
+
+
+def _age(path: Path, seconds: float) -> None:
+    for p in [path, *path.rglob("*")]:
+        old = p.stat().st_mtime - seconds
+        os.utime(p, (old, old), follow_symlinks=False)
+
+
+def test_folder_check_removes_temp_files_older_than_a_day(tmp_path: Path) -> None:
+    root = tmp_path / "mirror"
+    tmp = root / TMP_DIR
+    tmp.mkdir(parents=True)
+    for name in ("put-old", "put-new", ".tmp-old"):
+        (tmp / name).write_bytes(b"x")
+    (tmp / ("a" * 32)).mkdir()  # an upload folder a crash left before its manifest
+    sink = FolderSink(root)
+    kept = sink.create_multipart("k.bin", meta_for("k.bin", b""), 5 * MiB)  # left to the engine
+    for name in ("put-old", ".tmp-old", "a" * 32, kept):
+        _age(tmp / name, 2 * 86400)
+    sink.check()
+    assert sorted(p.name for p in tmp.iterdir()) == sorted([kept, "put-new"])
+    [listed] = sink.list_uploads("")
+    assert listed.upload_id == kept and listed.idle_s > 86400
+
+
+def test_folder_refuses_a_name_too_long_before_any_byte(folder: FolderSink) -> None:
+    key = "models/acme/model/" + "n" * 300 + ".bin"
+    with pytest.raises(DestinationError, match="304 bytes") as err:
+        folder.create_multipart(key, meta_for(key, b""), 5 * MiB)
+    assert "--exclude" in err.value.hint
+    with pytest.raises(DestinationError, match="304 bytes"):
+        folder.put(key, memoryview(b"x"), meta_for(key, b"x"))
+    assert not (folder.root / TMP_DIR).exists() or not any((folder.root / TMP_DIR).iterdir())
+
+
+def test_folder_a_complete_that_fails_removes_its_upload(folder: FolderSink) -> None:
+    folder.put("models/a", memoryview(b"a file"), meta_for("models/a", b"a file"))
+    key = "models/a/b.bin"  # its folder is a file: the rename at Complete fails (ENOTDIR)
+    body = os.urandom(5 * MiB)
+    upload_id = folder.create_multipart(key, meta_for(key, body), 5 * MiB)
+    part = folder.upload_part(key, upload_id, 1, memoryview(body))
+    with pytest.raises(DestinationError) as err:
+        folder.complete(key, upload_id, [part])
+    assert not isinstance(err.value, UploadGone)
+    assert not (folder.root / TMP_DIR / upload_id).exists()  # no 5 MiB orphan
+    assert list(folder.list_uploads("")) == []
+
+
+_DISK_FULL_IN_PART = textwrap.dedent(
+    """
+    import os, resource, sys
+    from pathlib import Path
+    from data4r2.domain import DestinationError, ObjectMeta, UploadGone
+    from data4r2.sinks.folder import FolderSink
+    MiB = 1024**2
+    # Files may not grow past 7 MiB: part 2 (bytes 5-10 MiB) gets EFBIG, as on a full disk.
+    resource.setrlimit(resource.RLIMIT_FSIZE, (7 * MiB, 7 * MiB))
+    sink, key = FolderSink(Path(sys.argv[1])), "big.bin"
+    meta = ObjectMeta("acme/model", "model", "c" * 40, key, "0" * 64)
+    upload_id = sink.create_multipart(key, meta, 5 * MiB)
+    sink.upload_part(key, upload_id, 1, memoryview(bytes(5 * MiB)))
+    try:
+        sink.upload_part(key, upload_id, 2, memoryview(bytes(5 * MiB)))
+    except DestinationError as e:
+        print(e)
+    try:  # a part that was in flight meanwhile learns why its upload is gone
+        sink.upload_part(key, upload_id, 3, memoryview(bytes(MiB)))
+    except UploadGone as e:
+        print(e)
+        sys.exit(3)
+    """
+)
+
+
+def test_folder_disk_full_mid_upload_removes_the_upload(tmp_path: Path) -> None:
+    # A real write refused by the kernel: RLIMIT_FSIZE makes pwrite fail with EFBIG
+    # (Python ignores SIGXFSZ), which needs no root, unlike a small filesystem.
+    root = tmp_path / "mirror"
+    proc = subprocess.run(
+        [sys.executable, "-c", _DISK_FULL_IN_PART, str(root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert list((root / TMP_DIR).iterdir()) == []  # part 1's 5 MiB are not kept
+    first, then = proc.stdout.splitlines()
+    assert first.startswith("cannot write part 2 of big.bin: File too large — ")
+    assert "free space" in first
+    assert then.endswith(f"was removed: {first}")

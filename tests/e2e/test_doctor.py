@@ -24,6 +24,7 @@ CHECKS = [
     "ListParts",
     "complete multipart",
     "abort",
+    "stale uploads",
     "HEAD metadata",
     "cleanup",
 ]
@@ -112,6 +113,23 @@ def test_every_check_passes_against_the_strict_double_and_nothing_is_left(
     assert "every check a sync needs passed" in table.stdout
     assert all(" ok " in row(table.stdout, name) for name in CHECKS)
     assert leftovers(r2, bucket) == []
+
+
+def test_an_upload_a_killed_sync_left_is_reported_and_left_alone(
+    r2: R2Double, bucket: str, tmp_path: Path
+) -> None:
+    key = "team/models/acme/m/model.safetensors"
+    upload_id = r2.client().create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    res = doctor(tmp_path, "--dest", f"s3://{bucket}/team", "--json", env=r2.env())
+    assert res.returncode == 0, res.stdout + res.stderr
+    stale = results(res.stdout)["stale uploads"]
+    # Just started: maybe a sync at work now, so neither a warning nor touched by doctor.
+    assert (stale["result"], stale["detail"]) == (
+        "ok",
+        "1 unfinished multipart upload, active within a day",
+    )
+    assert leftovers(r2, bucket) == [key]
+    r2.client().abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
 
 
 def test_a_failing_complete_is_named_exits_1_and_cleans_up(

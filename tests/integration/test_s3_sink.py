@@ -24,8 +24,11 @@ from data4r2.domain import (
     PartInfo,
     TransientError,
     UploadGone,
+    UploadRecord,
 )
+from data4r2.engine.reclaim import reclaim_stale_uploads
 from data4r2.sinks.s3 import S3Sink, composite_crc32c
+from data4r2.state.memory import MemoryJobStore
 
 MiB = 1024 * 1024
 COMMIT = "c" * 40
@@ -527,3 +530,28 @@ def test_a_fresh_connection_cut_is_a_transient_error(
         assert len(proxy.requests) == 1  # no resend on a connection that was never good
     finally:
         proxy.stop()
+
+
+def test_a_killed_runs_upload_no_state_file_records_is_reclaimed(
+    make_sink: SinkFactory, seaweed: SeaweedServer, bucket: str
+) -> None:
+    """Issue 15 bug 11: interrupted, then re-run with a lost state file: the upload was kept."""
+    sink = make_sink()
+    prefix = "mirror/models/acme/m/"
+    body = os.urandom(5 * MiB)
+    killed = sink.create_multipart(f"{prefix}a.bin", meta_for(body), 5 * MiB)
+    sink.upload_part(f"{prefix}a.bin", killed, 1, memoryview(body))
+    resumed = sink.create_multipart(f"{prefix}b.bin", meta_for(body), 5 * MiB)
+    store = MemoryJobStore()  # the new state file: it knows only b.bin's upload
+    store.record_upload("dest", f"{prefix}b.bin", UploadRecord(resumed, 5 * MiB, ""))
+    idle = {u.upload_id: u.idle_s for u in sink.list_uploads(prefix)}
+    assert set(idle) == {killed, resumed} and all(0 <= s < 600 for s in idle.values())
+
+    # Fresh uploads may be another run's, at work now: the default leaves them alone...
+    assert reclaim_stale_uploads(sink, store, "dest", prefix) == []
+    # ...and once idle long enough (here: at once), only the unrecorded one goes.
+    aborted = reclaim_stale_uploads(sink, store, "dest", prefix, stale_after=0)
+    assert [(u.key, u.upload_id) for u in aborted] == [(f"{prefix}a.bin", killed)]
+    uploads = seaweed.client().list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    assert [u["UploadId"] for u in uploads] == [resumed]
+    sink.abort(f"{prefix}b.bin", resumed)

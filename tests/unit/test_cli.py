@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from doubles.memory_sink import MemorySink
 from rich.console import Console
 
 from data4r2 import __version__
@@ -34,7 +35,6 @@ from data4r2.domain import (
     RepoRef,
     Snapshot,
 )
-from data4r2.sinks.memory import MemorySink
 from data4r2.state.memory import MemoryJobStore
 
 from .hub_twin import Fault, MemoryHub

@@ -8,6 +8,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from doubles.memory_sink import MemorySink
 
 from data4r2.domain import (
     CredentialsError,
@@ -27,7 +28,6 @@ from data4r2.engine.options import SyncOptions
 from data4r2.engine.sync import SyncEngine
 from data4r2.engine.verify import verify
 from data4r2.settings import load_settings
-from data4r2.sinks.memory import MemorySink
 from data4r2.state.memory import MemoryJobStore
 
 from .hub_twin import Fault, MemoryHub

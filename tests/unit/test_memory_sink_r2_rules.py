@@ -8,6 +8,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from doubles.memory_sink import EQUAL_PARTS, MemorySink, StoreRejected
 
 from data4r2.domain import (
     DestinationError,
@@ -19,7 +20,6 @@ from data4r2.domain import (
     TransientError,
     UploadGone,
 )
-from data4r2.sinks.memory import EQUAL_PARTS, MemorySink, StoreRejected
 
 MiB = 1024**2
 

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from doubles.memory_sink import MemorySink
 
 from data4r2.domain import (
     PartInfo,
@@ -27,7 +28,6 @@ from data4r2.engine.context import RunContext
 from data4r2.engine.options import SyncOptions
 from data4r2.engine.retry import RetryPolicy
 from data4r2.engine.transfer import FileTransfer
-from data4r2.sinks.memory import MemorySink
 from data4r2.state.memory import MemoryJobStore
 
 from .hub_twin import Fault, MemoryHub

@@ -12,6 +12,8 @@ import time
 from collections import Counter
 from typing import Any
 
+from doubles.memory_sink import MemorySink
+
 from data4r2.domain import (
     CredentialsError,
     Event,
@@ -30,7 +32,6 @@ from data4r2.domain import (
 from data4r2.engine.options import SyncOptions
 from data4r2.engine.pool import JobTarget, WorkerPool
 from data4r2.engine.sync import SyncEngine
-from data4r2.sinks.memory import MemorySink
 from data4r2.state.memory import MemoryJobStore
 
 from .hub_twin import Fault, MemoryHub

@@ -232,7 +232,7 @@ def _guard(debug: bool, as_json: bool, body: Callable[[], int]) -> int:
     except Data4r2Error as e:
         if debug:
             traceback.print_exc()
-        message, code = e.message, e.exit_code
+        message, code = str(e), e.exit_code  # the hint too: what to do about it
     except Exception as e:  # the one place that turns a bug into a line, not a traceback
         if debug:
             traceback.print_exc()

@@ -13,7 +13,7 @@ import builtins
 import threading
 from collections.abc import Callable, Iterator, Sequence
 
-from ..domain import LeaseLost, ObjectInfo, ObjectMeta, PartInfo
+from ..domain import LeaseLost, ObjectInfo, ObjectMeta, OpenUpload, PartInfo
 from ..ports import ObjectSink
 
 
@@ -75,6 +75,9 @@ class LeasedSink:
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         return self._inner.list(prefix)
+
+    def list_uploads(self, prefix: str) -> Iterator[OpenUpload]:
+        return self._inner.list_uploads(prefix)
 
     def part_checksum(self, body: memoryview) -> str:
         return self._inner.part_checksum(body)

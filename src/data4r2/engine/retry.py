@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from ..domain import Data4r2Error, TransientError
+from ..domain import Data4r2Error, TransientError, UploadGone
 from .options import SyncOptions
 
 T = TypeVar("T")
@@ -63,6 +63,12 @@ def is_retryable(exc: BaseException) -> bool:
     return err is not None and err.retryable
 
 
+def _resend_may_help(err: Data4r2Error) -> bool:
+    # UploadGone is retryable for the file (a fresh upload), never for the request: the same
+    # part or Complete for a vanished upload id fails the same way every time.
+    return err.retryable and not isinstance(err, UploadGone)
+
+
 def call(
     fn: Callable[[], T],
     policy: RetryPolicy,
@@ -77,7 +83,7 @@ def call(
         except Exception as exc:
             err = as_domain_error(exc)
             failures += 1
-            if err is None or not err.retryable or failures >= policy.attempts:
+            if err is None or not _resend_may_help(err) or failures >= policy.attempts:
                 if err is not None and err is not exc:
                     raise err from exc
                 raise

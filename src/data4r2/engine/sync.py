@@ -32,6 +32,7 @@ from . import retry
 from .options import SyncOptions
 from .plan import plan_files, snapshot
 from .pool import JobTarget, WorkerPool
+from .reclaim import reclaim_stale_uploads, repo_prefix
 
 T = TypeVar("T")
 
@@ -95,6 +96,8 @@ class SyncEngine:
         """Record the plan as one sync and run its jobs on a pool until none is left."""
         started = time.monotonic()
         o = self.options
+        prefix = repo_prefix(o.prefix, plan.snapshot.repo)
+        reclaim_stale_uploads(self.sink, self.store, self.destination, prefix)
         sync_id = self.store.create_sync(
             plan.snapshot, self.destination, plan.files, planned_at=plan.planned_at
         )

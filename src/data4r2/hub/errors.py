@@ -165,7 +165,7 @@ def network_error(where: str, exc: BaseException) -> Data4r2Error:
     text = one_line(str(exc)) or "no detail"
     message = f"network error talking to {where}: {type(exc).__name__}: {text}"
     if _cannot_connect(exc):
-        return HubUnreachable(f"{message} — check HF_ENDPOINT and the network, then re-run")
+        return HubUnreachable(message, hint="check HF_ENDPOINT and the network, then re-run")
     return TransientError(message)
 
 

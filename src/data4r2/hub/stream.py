@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import http.client
 import re
-import ssl
-import threading
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, urljoin, urlsplit
@@ -32,9 +29,12 @@ from ..domain import (
     RepoType,
     TransientError,
 )
+from ..net.pool import ConnectionPool, Origin
 from .errors import hub_error, network_error, redact_url
 
-Key = tuple[str, str, int]  # (scheme, host, port): what a keep-alive connection can serve
+__all__ = ["ConnectionPool", "Downloader", "HubStream", "origin_of", "resolve_url"]
+
+Key = Origin  # (scheme, host, port): what a keep-alive connection can serve
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -60,73 +60,6 @@ def resolve_url(endpoint: str, repo: RepoRef, commit: str, path: str) -> str:
         f"{endpoint.rstrip('/')}/{prefix}{repo.repo_id}/resolve/"
         f"{quote(commit, safe='')}/{quote(path, safe='/')}"
     )
-
-
-class _Idle:
-    """One thread's idle connections, in an object the pool can hold weakly."""
-
-    __slots__ = ("__weakref__", "stacks")
-
-    def __init__(self) -> None:
-        self.stacks: dict[Key, list[http.client.HTTPConnection]] = {}
-
-
-class ConnectionPool:
-    """Keep-alive connections, per thread, keyed by origin.
-
-    Per thread so no lock sits on the hot path and a connection is never shared by two
-    readers; a thread that ends drops its dict (and sockets) with its thread-local.
-    """
-
-    def __init__(
-        self, timeout: float, ssl_context: ssl.SSLContext, max_idle_per_origin: int = 2
-    ) -> None:
-        self._timeout = timeout
-        self._ssl_context = ssl_context
-        self._max_idle = max_idle_per_origin
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._all: weakref.WeakSet[_Idle] = weakref.WeakSet()
-
-    def _idle(self) -> _Idle:
-        idle: _Idle | None = getattr(self._local, "idle", None)
-        if idle is None:
-            idle = _Idle()
-            self._local.idle = idle
-            with self._lock:
-                self._all.add(idle)
-        return idle
-
-    def acquire(self, key: Key) -> tuple[http.client.HTTPConnection, bool]:
-        """An idle connection to `key` (reused=True) or a new, not yet connected one."""
-        stack = self._idle().stacks.get(key)
-        if stack:
-            return stack.pop(), True
-        scheme, host, port = key
-        if scheme == "https":
-            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                host, port, timeout=self._timeout, context=self._ssl_context
-            )
-        else:
-            conn = http.client.HTTPConnection(host, port, timeout=self._timeout)
-        return conn, False
-
-    def release(self, key: Key, conn: http.client.HTTPConnection) -> None:
-        """Give back a connection whose last response was read to its end."""
-        stack = self._idle().stacks.setdefault(key, [])
-        if len(stack) >= self._max_idle:
-            conn.close()
-        else:
-            stack.append(conn)
-
-    def close(self) -> None:
-        """Close every idle connection of every thread."""
-        with self._lock:
-            idles = list(self._all)
-        for idle in idles:
-            for stack in list(idle.stacks.values()):
-                while stack:
-                    stack.pop().close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,15 +118,25 @@ class Downloader:
             headers["Authorization"] = self._authorization  # the Hub's origin only, never the CDN
         if offset > 0:
             headers["Range"] = f"bytes={offset}-"
+        fresh = False
         while True:
-            conn, reused = self._pool.acquire(key)
+            try:
+                # A reused connection the server closed in the instant before our request
+                # fails here before any answer: one resend on a new one (the pool already
+                # drops those it can see were closed while idle).
+                conn, reused = (
+                    (self._pool.connect(key), False) if fresh else self._pool.acquire(key)
+                )
+            except (OSError, http.client.HTTPException) as exc:
+                raise network_error(key[1], exc) from exc
             try:
                 conn.request("GET", target, headers=headers)
                 return _Answer(key, conn, conn.getresponse(), url)
             except (ConnectionResetError, BrokenPipeError, http.client.BadStatusLine) as exc:
                 conn.close()
                 if reused:
-                    continue  # the server closed it while idle: normal for keep-alive
+                    fresh = True
+                    continue
                 raise network_error(key[1], exc) from exc
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()

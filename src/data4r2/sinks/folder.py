@@ -10,6 +10,11 @@ Layout under `root`:
 
 Temp files live in `.data4r2-tmp/` rather than beside the object so a crash never leaves
 anything `list()` would report; both internal folders are reserved names no key may use.
+Nothing stays there for long: a failed write removes its temp file, a multipart upload
+that fails to write a part or to complete removes its folder (a full disk must not stay
+full of our leftovers), `check()` removes temp files older than a day (a killed run's),
+`list_uploads()` shows the engine killed runs' uploads to reclaim, and `close()` removes
+`.data4r2-tmp/` itself once it is empty.
 
 Metadata: extended attributes `user.data4r2.<name>` by default, a JSON sidecar where the
 filesystem refuses them or they do not fit (ext4 without `ea_inode` keeps all of a file's
@@ -33,6 +38,7 @@ import os
 import re
 import shutil
 import stat
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -43,6 +49,7 @@ from ..domain import (
     IntegrityError,
     ObjectInfo,
     ObjectMeta,
+    OpenUpload,
     PartInfo,
     SinkLimits,
     UnsafePath,
@@ -60,6 +67,8 @@ _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")  # ours (uuid4 hex): anything else ca
 # Unsupported here, not permitted, or too large for the filesystem's xattr space.
 _NO_XATTR = {errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM, errno.EACCES, errno.ENOSPC, errno.E2BIG}
 _HASH_CHUNK = 1024**2
+# A temp file this old belongs to no live run: a run writes each one within minutes.
+STALE_TEMP_S = 24 * 3600.0
 
 MetadataMode = Literal["auto", "xattr", "sidecar"]
 R2_LIMITS = SinkLimits()  # a folder has none of its own; these keep the engine's parts R2-shaped
@@ -78,18 +87,67 @@ class FolderSink:
         self.root = Path(root).resolve()
         self.limits = limits
         self._mode = metadata
+        self._made: builtins.list[Path] = []  # folders check() created, outermost first
+        # upload id → why this sink removed it: the parts still in flight for it then fail
+        # with the cause (a full disk), not a bare "no such upload".
+        self._dropped: dict[str, str] = {}
+        self._name_max: int | None = None
 
     def describe(self) -> str:
         return f"folder {self.root}"
 
     def check(self) -> None:
+        """Prove the folder is writable (a probe file), and clear killed runs' temp files."""
         try:
+            if not self.root.exists():
+                self._made = _makedirs_durable(self.root)
             self._tmp_dir()
             probe = self._new_temp("probe-")
             os.close(probe[0])
             Path(probe[1]).unlink()
+            self._remove_stale_temps()
         except OSError as e:
             raise DestinationError(f"cannot write to folder {self.root}: {e.strerror}") from e
+        finally:
+            self._drop_empty_tmp_dir()
+
+    def close(self) -> None:
+        """Remove `.data4r2-tmp/` if nothing is left in it, and a root check() made if empty.
+
+        A run that failed before writing anything (the Hub unreachable) then leaves no trace.
+        """
+        self._drop_empty_tmp_dir()
+        for folder in reversed(self._made):
+            try:
+                folder.rmdir()
+            except OSError:
+                break  # not empty (or gone): so are the folders around it
+        self._made = []
+
+    def _drop_empty_tmp_dir(self) -> None:
+        with contextlib.suppress(OSError):  # not empty, or not there: both fine
+            (self.root / TMP_DIR).rmdir()
+
+    def _remove_stale_temps(self) -> None:
+        """Delete temp files and upload folders without a manifest older than STALE_TEMP_S.
+
+        Upload folders with a manifest are left to the engine (`list_uploads`): the state
+        file may still mean to resume them.
+        """
+        tmp = self.root / TMP_DIR
+        cutoff = time.time() - STALE_TEMP_S
+        for entry in os.scandir(tmp):
+            try:
+                if entry.stat(follow_symlinks=False).st_mtime >= cutoff:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    if _UPLOAD_ID.match(entry.name) and (Path(entry) / "upload.json").is_file():
+                        continue
+                    shutil.rmtree(entry.path)
+                else:
+                    Path(entry).unlink()
+            except FileNotFoundError:
+                continue  # another run cleaned it meanwhile
 
     # -- keys ------------------------------------------------------------------------------
 
@@ -108,6 +166,27 @@ class FolderSink:
             raise UnsafePath(key, "a symlink in it leads outside the destination folder")
         return path
 
+    def _writable_path(self, key: str) -> Path:
+        """`_path(key)`, refusing up front a name this filesystem cannot hold.
+
+        Checked before any byte is fetched: otherwise a multipart upload would only learn
+        at Complete (ENAMETOOLONG on the rename), after downloading the whole file.
+        """
+        path = self._path(key)
+        if self._name_max is None:
+            try:
+                self._name_max = os.pathconf(_existing_parent(self.root), "PC_NAME_MAX")
+            except (OSError, ValueError):
+                self._name_max = 255  # the common limit (ext4, xfs, btrfs, tmpfs, NTFS)
+        for name in key.split("/"):
+            if len(os.fsencode(name)) > self._name_max:
+                raise DestinationError(
+                    f"cannot write {key!r}: a name of {len(os.fsencode(name))} bytes, over "
+                    f"the {self._name_max} this filesystem allows",
+                    "mirror this repo to a bucket, or --exclude the file",
+                )
+        return path
+
     # -- durable file helpers --------------------------------------------------------------
 
     def _tmp_dir(self) -> Path:
@@ -119,7 +198,11 @@ class FolderSink:
     def _new_temp(self, prefix: str) -> tuple[int, str]:
         # Not tempfile.mkstemp: it forces mode 0600; a published object keeps the umask's mode.
         name = str(self._tmp_dir() / f"{prefix}{uuid.uuid4().hex}")
-        return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), name
+        try:
+            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), name
+        except FileNotFoundError:  # another run's close() removed the empty folder just now
+            name = str(self._tmp_dir() / f"{prefix}{uuid.uuid4().hex}")
+            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), name
 
     def _publish(self, tmp: str, path: Path) -> None:
         """Rename a finished, fsynced temp file to `path`, and make the rename durable."""
@@ -210,7 +293,7 @@ class FolderSink:
 
     def put(self, key: str, body: memoryview, meta: ObjectMeta) -> None:
         """Verify sha256, write a temp file, fsync, rename into place: all or nothing."""
-        path = self._path(key)
+        path = self._writable_path(key)
         if hashlib.sha256(body).hexdigest() != meta.sha256:
             raise IntegrityError(f"{key}: the body does not match sha256 {meta.sha256}")
         try:
@@ -247,11 +330,21 @@ class FolderSink:
         updir = self.root / TMP_DIR / upload_id
         head = _read_json(updir / "upload.json")
         if head is None or head.get("key") != key or not (updir / "data").is_file():
-            raise UploadGone(f"no multipart upload {upload_id} for {key!r} in {self.root}")
+            raise self._gone(key, upload_id)
         return updir, head
 
+    def _gone(self, key: str, upload_id: str) -> UploadGone:
+        if why := self._dropped.get(upload_id):
+            return UploadGone(f"multipart upload {upload_id} for {key!r} was removed: {why}")
+        return UploadGone(f"no multipart upload {upload_id} for {key!r} in {self.root}")
+
+    def _drop(self, updir: Path, why: str) -> None:
+        """Remove a failed upload's folder (its parts would keep a full disk full)."""
+        self._dropped[updir.name] = why
+        shutil.rmtree(updir, ignore_errors=True)
+
     def create_multipart(self, key: str, meta: ObjectMeta, part_size: int) -> str:
-        self._path(key)
+        self._writable_path(key)
         if part_size <= 0:
             raise DestinationError(f"part size must be positive, not {part_size}")
         upload_id = uuid.uuid4().hex
@@ -293,9 +386,16 @@ class FolderSink:
             record = {"number": number, "size": info.size, "etag": info.etag, "checksum": checksum}
             _write_atomic(updir / f"part-{number:05d}.json", json.dumps(record).encode(), updir)
         except FileNotFoundError as e:
-            raise UploadGone(f"multipart upload {upload_id} for {key!r} was aborted") from e
+            raise self._gone(key, upload_id) from e
         except OSError as e:
-            raise DestinationError(f"cannot write part {number} of {key}: {e.strerror}") from e
+            # Disk full (ENOSPC, EDQUOT, EFBIG) above all: the parts written so far would keep
+            # it full, and the re-run would fail the same way. Free them now.
+            error = DestinationError(
+                f"cannot write part {number} of {key}: {e.strerror}",
+                f"its partial upload was removed; {_advice(e)}",
+            )
+            self._drop(updir, str(error))
+            raise error from e
         return info
 
     def list_parts(self, key: str, upload_id: str) -> builtins.list[PartInfo]:
@@ -347,13 +447,49 @@ class FolderSink:
                 self._write_sidecar(key, path, meta)
         except FileNotFoundError as e:
             raise UploadGone(f"multipart upload {upload_id} for {key!r} was aborted") from e
-        except OSError as e:
-            raise DestinationError(f"cannot complete {path}: {e.strerror}") from e
+        except (OSError, DestinationError) as e:
+            # Nothing here succeeds on a second try (a name too long, a folder in the way,
+            # a full disk): keep no orphan behind. A re-run starts a fresh upload.
+            error = (
+                e
+                if isinstance(e, DestinationError)
+                else DestinationError(
+                    f"cannot complete {path}: {e.strerror}",
+                    f"its upload was removed; {_advice(e)}",
+                )
+            )
+            self._drop(updir, str(error))
+            if error is e:
+                raise
+            raise error from e
         shutil.rmtree(updir, ignore_errors=True)  # without `data` it is already gone (see above)
 
     def abort(self, key: str, upload_id: str) -> None:
         updir, _ = self._upload_dir(key, upload_id)
         shutil.rmtree(updir, ignore_errors=True)
+
+    def list_uploads(self, prefix: str) -> Iterator[OpenUpload]:
+        """Upload folders in `.data4r2-tmp/` for keys under `prefix`; idle = newest file's age."""
+        try:
+            entries = sorted(os.scandir(self.root / TMP_DIR), key=lambda e: e.name)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        except OSError as e:
+            raise DestinationError(f"cannot list {self.root / TMP_DIR}: {e.strerror}") from e
+        now = time.time()
+        for entry in entries:
+            if not _UPLOAD_ID.match(entry.name):
+                continue
+            head = _read_json(Path(entry) / "upload.json")
+            key = head.get("key") if head else None
+            if not isinstance(key, str) or not key.startswith(prefix):
+                continue
+            folder = Path(entry)
+            try:
+                newest = max(f.stat().st_mtime for f in [folder, *folder.iterdir()])
+            except OSError:
+                continue  # completed or aborted meanwhile
+            yield OpenUpload(key, entry.name, max(0.0, now - newest))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -380,18 +516,38 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _makedirs_durable(path: Path) -> None:
-    """mkdir -p that also fsyncs each parent it added an entry to (a crash keeps the folders)."""
+def _makedirs_durable(path: Path) -> builtins.list[Path]:
+    """mkdir -p that also fsyncs each parent it added an entry to (a crash keeps the folders).
+
+    The folders it created, outermost first.
+    """
     missing = []
     while not path.exists():
         missing.append(path)
         path = path.parent
+    made = []
     for folder in reversed(missing):
         try:
             folder.mkdir()
         except FileExistsError:
             continue  # another thread made it meanwhile
+        made.append(folder)
         _fsync_dir(folder.parent)
+    return made
+
+
+def _existing_parent(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _advice(e: OSError) -> str:
+    if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return "free space (or pick a filesystem that takes files this large) and re-run"
+    if e.errno == errno.ENAMETOOLONG:
+        return "this filesystem cannot hold the name: mirror to a bucket or --exclude the file"
+    return "fix the cause above and re-run"
 
 
 def _write_atomic(path: Path, data: bytes, tmp_dir: Path) -> None:

@@ -17,6 +17,7 @@ import builtins
 import logging
 import mimetypes
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,6 +32,7 @@ from ..domain import (
     InvalidDestination,
     ObjectInfo,
     ObjectMeta,
+    OpenUpload,
     PartInfo,
     SinkLimits,
     TransientError,
@@ -147,8 +149,8 @@ class S3Sink:
     def client(self) -> S3Client:
         """The boto3 client of the control calls, set up per r2.md §5.
 
-        Public for `data4r2 doctor` only: it reads the `Date` header of an answer and lists
-        leftover multipart uploads, which no port method does. Transfers use the methods.
+        For `data4r2 doctor` (s3_doctor/) only: it reads the `Date` header of an answer and
+        the raw metadata of a HEAD, which no port method returns. Transfers use the methods.
         """
         return self._client
 
@@ -161,12 +163,12 @@ class S3Sink:
             status = http_status(exc)
             if status == 404 or error_code(exc) == "NoSuchBucket":
                 raise BucketNotFound(
-                    f"bucket {self._bucket!r} not found at {self._endpoint} — {BUCKET_HINT}"
+                    f"bucket {self._bucket!r} not found at {self._endpoint}", BUCKET_HINT
                 ) from exc
             if status in (401, 403):
                 raise CredentialsError(
-                    f"{self._endpoint} refused access to bucket {self._bucket!r} "
-                    f"(HTTP {status}) — {CREDENTIALS_HINT}"
+                    f"{self._endpoint} refused access to bucket {self._bucket!r} (HTTP {status})",
+                    CREDENTIALS_HINT,
                 ) from exc
             raise classify(exc, where) from exc
         except (BotoCoreError, OSError) as exc:
@@ -299,6 +301,38 @@ class S3Sink:
                 )
         except UploadGone:
             pass  # already aborted or expired: what abort wanted
+
+    def list_uploads(self, prefix: str) -> Iterator[OpenUpload]:
+        """ListMultipartUploads under `prefix`; idle since the newest part (ListParts) or start.
+
+        One ListParts per open upload: there are few, and a live upload of a huge file may
+        have been started days ago yet received a part a minute ago.
+        """
+        now = datetime.now(UTC)
+        paginator = self._client.get_paginator("list_multipart_uploads")
+        with translate(self._where("ListMultipartUploads", prefix)):
+            pages = builtins.list(paginator.paginate(Bucket=self._bucket, Prefix=prefix))
+        for page in pages:
+            for upload in page.get("Uploads", []):
+                key, upload_id = upload.get("Key"), upload.get("UploadId")
+                if not key or not upload_id:
+                    continue
+                latest = upload.get("Initiated", now)
+                try:
+                    latest = max([latest, *self._part_times(key, upload_id)])
+                except UploadGone:
+                    continue  # finished or aborted since the listing
+                yield OpenUpload(key, upload_id, max(0.0, (now - latest).total_seconds()))
+
+    def _part_times(self, key: str, upload_id: str) -> builtins.list[datetime]:
+        paginator = self._client.get_paginator("list_parts")
+        with translate(self._where("ListParts", key)):
+            return [
+                part["LastModified"]
+                for page in paginator.paginate(Bucket=self._bucket, Key=key, UploadId=upload_id)
+                for part in page.get("Parts", [])
+                if "LastModified" in part
+            ]
 
     def delete(self, key: str) -> None:
         with translate(self._where("DeleteObject", key)):

@@ -128,15 +128,15 @@ def _from_client_error(exc: ClientError, where: str) -> Data4r2Error:
     text = f"{where}: {detail} (HTTP {status})"
 
     if code == "NoSuchUpload":
-        return UploadGone(f"{text} — the multipart upload was aborted or expired; start anew")
+        return UploadGone(text, "the multipart upload was aborted or expired; start anew")
     if code == "NoSuchBucket":
-        return BucketNotFound(f"{text} — {BUCKET_HINT}")
+        return BucketNotFound(text, BUCKET_HINT)
     if code in _INTEGRITY_CODES:
-        return IntegrityError(f"{text} — the store computed another checksum than we declared")
+        return IntegrityError(text, "the store computed another checksum than we declared")
     if code in {"RequestTimeTooSkewed", "ExpiredRequest"}:
-        return DestinationError(f"{text} — the local clock is off: sync it (NTP) and rerun")
+        return DestinationError(text, "the local clock is off: sync it (NTP) and rerun")
     if code in _CREDENTIAL_CODES or status in (401, 403):
-        return CredentialsError(f"{text} — {CREDENTIALS_HINT}")
+        return CredentialsError(text, CREDENTIALS_HINT)
     if status == 429 or code in _THROTTLE_CODES:
         return RateLimited(text, _retry_after(meta))
     if status in _TRANSIENT_STATUS or code in _TRANSIENT_CODES:
@@ -154,14 +154,14 @@ def _retry_after(meta: Mapping[str, Any]) -> float | None:
 
 def _from_botocore(exc: BotoCoreError, where: str) -> Data4r2Error:
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
-        return CredentialsError(f"{where}: no usable credentials ({exc}) — {CREDENTIALS_HINT}")
+        return CredentialsError(f"{where}: no usable credentials ({exc})", CREDENTIALS_HINT)
     if isinstance(exc, BotoSSLError):
         if "CERTIFICATE_VERIFY_FAILED" in str(exc):
             return _untrusted(where, exc)
         return TransientError(f"{where}: TLS failure: {exc}")
     # Before the generic timeout/connection cases: it is botocore's refused/DNS error.
     if isinstance(exc, EndpointConnectionError) and not isinstance(exc, ConnectTimeoutError):
-        return EndpointUnreachable(f"{where}: {exc} — {ENDPOINT_HINT}")
+        return EndpointUnreachable(f"{where}: {exc}", ENDPOINT_HINT)
     if isinstance(
         exc,
         ConnectTimeoutError
@@ -180,9 +180,9 @@ def _from_transport(exc: OSError | http.client.HTTPException, where: str) -> Dat
     if isinstance(exc, ssl.SSLCertVerificationError):
         return _untrusted(where, exc)
     if isinstance(exc, socket.gaierror):
-        return EndpointUnreachable(f"{where}: cannot resolve the host ({exc}) — {ENDPOINT_HINT}")
+        return EndpointUnreachable(f"{where}: cannot resolve the host ({exc})", ENDPOINT_HINT)
     if isinstance(exc, OSError) and exc.errno in _UNREACHABLE_ERRNOS:
-        return EndpointUnreachable(f"{where}: {exc.strerror or exc} — {ENDPOINT_HINT}")
+        return EndpointUnreachable(f"{where}: {exc.strerror or exc}", ENDPOINT_HINT)
     # Resets, broken pipes, timeouts, a peer gone mid-answer, TLS record errors: resend.
     if isinstance(exc, ConnectionError | TimeoutError | ssl.SSLError | http.client.HTTPException):
         return TransientError(f"{where}: connection failed: {type(exc).__name__}: {exc}")
@@ -191,6 +191,6 @@ def _from_transport(exc: OSError | http.client.HTTPException, where: str) -> Dat
 
 def _untrusted(where: str, exc: BaseException) -> DestinationError:
     return DestinationError(
-        f"{where}: the server's TLS certificate is not trusted ({exc}) — "
-        "pass the CA file as ca_bundle or set AWS_CA_BUNDLE"
+        f"{where}: the server's TLS certificate is not trusted ({exc})",
+        "pass the CA file as ca_bundle or set AWS_CA_BUNDLE",
     )

@@ -16,7 +16,6 @@ transport); s3_errors.translate turns them into domain errors at the sink.
 from __future__ import annotations
 
 import http.client
-import queue
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,8 +26,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from botocore.parsers import create_parser
-from urllib3.util.wait import wait_for_read
 
+from ..net.pool import ConnectionPool
 from .s3_config import CONNECT_TIMEOUT, READ_TIMEOUT, SEND_SLICE, USER_AGENT, ssl_context
 
 
@@ -68,61 +67,6 @@ class _StaleConnection(Exception):
     """A reused keep-alive connection the server had already closed: safe to resend once."""
 
 
-class _Pool:
-    """Idle persistent connections, most recently used first (LIFO keeps them warm).
-
-    Not a cap on concurrency: the engine bounds parts in flight; a burst above `size` just
-    opens extra connections and closes them on release.
-    """
-
-    def __init__(self, scheme: str, host: str, port: int, ca_file: str, size: int) -> None:
-        self._scheme = scheme
-        self._host = host
-        self._port = port
-        self._ssl = ssl_context(ca_file) if scheme == "https" else None
-        self._idle: queue.LifoQueue[http.client.HTTPConnection] = queue.LifoQueue(maxsize=size)
-
-    def acquire(self) -> tuple[http.client.HTTPConnection, bool]:
-        """A connection and whether it was used before (and so may have gone stale)."""
-        while True:
-            try:
-                conn = self._idle.get_nowait()
-            except queue.Empty:
-                return self.connect(), False
-            # Readable while idle = the server closed it (idle timeout) or sent junk: drop
-            # it before sending into it. urllib3's own pool check; botocore depends on it.
-            if conn.sock is not None and not wait_for_read(conn.sock, timeout=0.0):
-                return conn, True
-            conn.close()
-
-    def release(self, conn: http.client.HTTPConnection) -> None:
-        try:
-            self._idle.put_nowait(conn)
-        except queue.Full:
-            conn.close()
-
-    def close(self) -> None:
-        while True:
-            try:
-                self._idle.get_nowait().close()
-            except queue.Empty:
-                return
-
-    def connect(self) -> http.client.HTTPConnection:
-        """A new connection, outside the idle set."""
-        conn: http.client.HTTPConnection
-        if self._ssl is not None:
-            conn = http.client.HTTPSConnection(
-                self._host, self._port, timeout=CONNECT_TIMEOUT, context=self._ssl
-            )
-        else:
-            conn = http.client.HTTPConnection(self._host, self._port, timeout=CONNECT_TIMEOUT)
-        conn.connect()  # TCP (+ TLS handshake) under the connect timeout...
-        if conn.sock is not None:
-            conn.sock.settimeout(READ_TIMEOUT)  # ...then the per-operation I/O timeout
-        return conn
-
-
 class S3Wire:
     """Signed PUTs of in-memory bodies to one bucket; thread-safe (pooled connections)."""
 
@@ -148,7 +92,13 @@ class S3Wire:
             self._host_header = bracketed if port == default_port else f"{bracketed}:{port}"
         self._base_path = "/" + quote(bucket, safe="")
         self._signer = _UnsignedPayloadAuth(credentials, "s3", region)
-        self._pool = _Pool(url.scheme, url.hostname, port, ca_file, pool_size)
+        self._origin = (url.scheme, url.hostname, port)
+        self._pool = ConnectionPool(
+            READ_TIMEOUT,
+            ssl_context(ca_file) if url.scheme == "https" else None,
+            pool_size,
+            connect_timeout=CONNECT_TIMEOUT,
+        )
         # Parses S3 <Error> bodies (and body-less HEAD-style errors) like the SDK does.
         self._parser = create_parser("rest-xml")
 
@@ -201,7 +151,8 @@ class S3Wire:
         self, target: str, body: memoryview, headers: Mapping[str, str], fresh: bool = False
     ) -> WireResponse:
         signed = self._sign(target, body.nbytes, headers)
-        conn, reused = (self._pool.connect(), False) if fresh else self._pool.acquire()
+        origin = self._origin
+        conn, reused = (self._pool.connect(origin), False) if fresh else self._pool.acquire(origin)
         got_response = False
         try:
             # skip_host: our Host is the signed one; skip_accept_encoding: nothing to decode.
@@ -236,7 +187,7 @@ class S3Wire:
         if raw.will_close:
             conn.close()
         else:
-            self._pool.release(conn)
+            self._pool.release(self._origin, conn)
         return result
 
     def _client_error(self, response: WireResponse, operation: str) -> ClientError:

@@ -27,18 +27,19 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
-from ..domain import (
+from data4r2.domain import (
     DestinationError,
     IntegrityError,
     ObjectInfo,
     ObjectMeta,
+    OpenUpload,
     PartInfo,
     RateLimited,
     SinkLimits,
     UploadGone,
 )
-from ..ports import ObjectSink
-from .checksums import crc32c_b64
+from data4r2.ports import ObjectSink
+from data4r2.sinks.checksums import crc32c_b64
 
 Op = Literal[
     "check",
@@ -50,6 +51,7 @@ Op = Literal[
     "list_parts",
     "complete",
     "abort",
+    "list_uploads",
     "delete",
 ]
 
@@ -97,6 +99,7 @@ class _Upload:
     meta: ObjectMeta
     part_size: int
     created: float
+    touched: float  # the clock at Create or at the last part received
     parts: dict[int, tuple[bytes, PartInfo]] = field(default_factory=dict)
 
 
@@ -297,7 +300,8 @@ class MemorySink:
             self._check_key_and_meta(key, meta)
             upload_id = uuid.uuid4().hex
             with self._lock:
-                self._uploads[upload_id] = _Upload(key, meta, part_size, self._clock())
+                now = self._clock()
+                self._uploads[upload_id] = _Upload(key, meta, part_size, now, now)
             return upload_id
 
         return self._call("create_multipart", key, run)
@@ -318,7 +322,9 @@ class MemorySink:
             etag = f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"'
             info = PartInfo(number, len(data), etag, crc32c_b64(data))
             with self._lock:
-                self._upload(key, upload_id).parts[number] = (data, info)
+                up = self._upload(key, upload_id)
+                up.parts[number] = (data, info)
+                up.touched = self._clock()
             return info
 
         return self._call("upload_part", key, run, number)
@@ -362,6 +368,19 @@ class MemorySink:
                 del self._uploads[upload_id]
 
         self._call("abort", key, run)
+
+    def list_uploads(self, prefix: str) -> Iterator[OpenUpload]:
+        def run() -> builtins.list[OpenUpload]:
+            with self._lock:
+                now = self._clock()
+                return [
+                    OpenUpload(up.key, uid, now - up.touched)
+                    for uid, up in sorted(self._uploads.items(), key=lambda i: i[1].key)
+                    if up.key.startswith(prefix)
+                    and not (self.strict_r2 and now - up.created > UPLOAD_LIFETIME_S)
+                ]
+
+        return iter(self._call("list_uploads", prefix, run))
 
 
 def _conforms(sink: MemorySink) -> ObjectSink:  # mypy proves MemorySink implements the port

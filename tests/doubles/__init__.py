@@ -1,0 +1,1 @@
+"""In-process test doubles of the ports (kept out of the wheel)."""
