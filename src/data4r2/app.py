@@ -69,7 +69,9 @@ def build_hub(settings: Settings) -> HubSource:
     token = settings.token.get_secret_value() if settings.token else None
     ca = str(settings.hub_ca_bundle) if settings.hub_ca_bundle else None
     # token None: HubClient falls back to huggingface_hub's own lookup (`hf auth login`).
-    return HubClient(settings.hf_endpoint, token, ca_bundle=ca)  # it names data4r2 in its UA
+    return HubClient(  # it names data4r2 in its UA
+        settings.hf_endpoint, token, timeout=settings.hub_timeout, ca_bundle=ca
+    )
 
 
 def _credentials(settings: Settings, dest: Destination) -> tuple[str, str]:

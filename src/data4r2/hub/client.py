@@ -45,19 +45,44 @@ def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
     return ctx
 
 
-def configure_hf_session(timeout: float, ca_bundle: str | None) -> None:
-    """Give huggingface_hub's HTTP client our timeout (and CA bundle, if any).
+class _TimeoutFloor:
+    """A request hook that gives every huggingface_hub request a bounded timeout.
 
-    huggingface_hub keeps one process-wide httpx (1.x) / httpx2 (2.x) client; `list_repo_tree`
-    takes no timeout and 2.x builds that client with none, so a stalled tree page would hang a
-    sync forever. `set_client_factory` is its documented hook for this. The factory builds the
-    same client class with the same event hooks (offline mode, request ids), so only the
-    timeout and, when given, the trust store change. Process-wide by huggingface_hub's design:
-    the composition root builds one HubClient.
+    A client-wide timeout is not enough: huggingface_hub's pagination (`_paginate_pages`,
+    used by `list_repo_tree`) calls `http_backoff(..., timeout=None)`, and an explicit
+    `timeout=None` on an httpx/httpx2 request means "no timeout", overriding the client's.
+    httpx stores the merged timeout in `request.extensions["timeout"]` before it runs the
+    request hooks, so the hook fills every unset phase there. A stalled tree page then
+    raises ReadTimeout, which huggingface_hub retries per page and we retry per call.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+
+    def __call__(self, request: Any) -> None:
+        phases = dict(request.extensions.get("timeout") or {})
+        for phase in ("connect", "read", "write", "pool"):
+            if phases.get(phase) is None:
+                phases[phase] = self.timeout
+        request.extensions = {**request.extensions, "timeout": phases}
+
+
+def configure_hf_session(timeout: float, ca_bundle: str | None) -> None:
+    """Bound every request of huggingface_hub's HTTP client (and give it our CA bundle).
+
+    huggingface_hub keeps one process-wide httpx (1.x) / httpx2 (2.x) client, built with no
+    timeout in 2.x; `set_client_factory` is its documented hook for changing it. The factory
+    builds the same client class with the same event hooks (offline mode, request ids) plus
+    `_TimeoutFloor`, so only the timeouts and, when given, the trust store change.
+    Process-wide by huggingface_hub's design: the composition root builds one HubClient.
     """
     current = get_session()
     client_cls: Callable[..., Any] = type(current)
-    hooks = {name: list(fns) for name, fns in current.event_hooks.items()}
+    hooks = {
+        name: [fn for fn in fns if not isinstance(fn, _TimeoutFloor)]  # one floor, the newest
+        for name, fns in current.event_hooks.items()
+    }
+    hooks.setdefault("request", []).append(_TimeoutFloor(timeout))
     verify: ssl.SSLContext | bool = (
         ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
     )
