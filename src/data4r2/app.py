@@ -256,10 +256,13 @@ def run_doctor(settings: Settings) -> DoctorReport:
 
 
 def _dry_summary(plan: Plan, dest: Destination) -> SyncSummary:
-    return SyncSummary(
+    from .engine.plan import with_refused
+
+    summary = SyncSummary(
         repo=str(plan.snapshot.repo),
         commit=plan.snapshot.commit,
         destination=str(dest),
         skipped=len(plan.to_skip),
         bytes_skipped=sum(f.file.size for f in plan.to_skip),
     )
+    return with_refused(summary, plan.refused)

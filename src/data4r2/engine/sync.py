@@ -41,7 +41,7 @@ from . import retry
 from .buffers import BufferPool
 from .context import RunContext
 from .options import SyncOptions
-from .plan import plan_files, snapshot
+from .plan import plan_files, snapshot, with_refused
 from .reader import Cancelled
 from .transfer import FileTransfer
 
@@ -99,7 +99,7 @@ class SyncEngine:
     def plan(self, repo: RepoRef) -> Plan:
         snap = snapshot(self.hub, repo, self._call)
         o = self.options
-        files = plan_files(
+        files, refused = plan_files(
             snap,
             self.sink,
             prefix=o.prefix,
@@ -109,7 +109,7 @@ class SyncEngine:
             call=self._call,
             workers=o.concurrency,
         )
-        plan = Plan(snap, files)
+        plan = Plan(snap, files, refused)
         self.emit(PlanReady(plan))
         return plan
 
@@ -119,6 +119,8 @@ class SyncEngine:
         sync_id = self.store.create_sync(plan.snapshot, self.destination, plan.files)
         for planned in plan.to_skip:
             self.emit(FileDone(planned.file.path, planned.file.size, skipped=True))
+        for refused in plan.refused:  # unsafe names: failed before anything is written
+            self.emit(FileFailed(refused.file.path, refused.reason))
         uploads = ThreadPoolExecutor(max_workers=o.concurrency, thread_name_prefix="part")
         ctx = RunContext(
             hub=self.hub,
@@ -156,7 +158,9 @@ class SyncEngine:
         if fatal:
             raise fatal[0]
         self.store.finish_sync(sync_id)
-        summary = self._summary(sync_id, plan.snapshot, time.monotonic() - started)
+        summary = with_refused(
+            self._summary(sync_id, plan.snapshot, time.monotonic() - started), plan.refused
+        )
         self.emit(SyncFinished(summary))
         return summary
 
