@@ -25,22 +25,29 @@ from .retry import Caller
 def select(
     files: Iterable[RemoteFile], include: tuple[str, ...], exclude: tuple[str, ...]
 ) -> list[RemoteFile]:
-    """Filter by glob like huggingface_hub's allow/ignore patterns (`*` also crosses `/`)."""
+    """Filter as `snapshot_download(allow_patterns=include, ignore_patterns=exclude)` does.
 
-    def hit(path: str, patterns: tuple[str, ...]) -> bool:
-        return any(
-            fnmatch.fnmatchcase(path, p) or (p.endswith("/") and path.startswith(p))
-            for p in patterns
-        )
+    The rules of huggingface_hub's `filter_repo_objects` (2.x): `fnmatchcase`, so `*` also
+    crosses `/`; a pattern ending in `/` matches everything below; `\\` counts as `/` in
+    paths and patterns. Written out because the engine imports no adapter library
+    (tests/unit/test_layers.py); tests/unit/test_select.py pins it to the installed
+    huggingface_hub on a few thousand cases.
+    """
+    allow = [_pattern(p) for p in include]
+    ignore = [_pattern(p) for p in exclude]
 
-    return sorted(
-        (
-            f
-            for f in files
-            if (not include or hit(f.path, include)) and not (exclude and hit(f.path, exclude))
-        ),
-        key=lambda f: f.path,
-    )
+    def kept(f: RemoteFile) -> bool:
+        path = f.path.replace("\\", "/")
+        if allow and not any(fnmatch.fnmatchcase(path, p) for p in allow):
+            return False
+        return not any(fnmatch.fnmatchcase(path, p) for p in ignore)
+
+    return sorted(filter(kept, files), key=lambda f: f.path)
+
+
+def _pattern(pattern: str) -> str:
+    pattern = pattern.replace("\\", "/")
+    return pattern + "*" if pattern.endswith("/") else pattern
 
 
 def repo_prefix(prefix: str, repo: RepoRef) -> str:
