@@ -16,6 +16,7 @@ import pytest
 import trustme
 from fakehub import FakeHub, Repo
 from fakehub.faults import Fault
+from huggingface_hub import get_session
 
 from data4r2.domain import (
     DisabledRepo,
@@ -32,7 +33,7 @@ from data4r2.domain import (
     RevisionNotFound,
     TransientError,
 )
-from data4r2.hub.client import HubClient
+from data4r2.hub.client import HubClient, TimeoutFloor
 from data4r2.ports import ByteStream
 
 TOKEN = "hf_alice_valid_token"
@@ -317,6 +318,15 @@ def test_stalled_tree_page_times_out_and_is_retried(hub: FakeHub, page: str) -> 
             stall.release()
     assert {f.path for f in got} >= {"config.json", "weights/model.safetensors"}
     assert [stall.hits for stall in stalls] == [1]
+
+
+def test_each_client_leaves_one_timeout_floor_on_the_shared_session(hub: FakeHub) -> None:
+    """huggingface_hub's session is process-wide: building clients again must not pile up
+    hooks, and the newest client's timeout is the one in force."""
+    for timeout in (3.0, 2.0, 1.5):
+        client(hub, timeout=timeout)
+    floors = [h for h in get_session().event_hooks["request"] if isinstance(h, TimeoutFloor)]
+    assert [f.timeout for f in floors] == [1.5]
 
 
 def test_too_long_body_never_delivers_extra_bytes(hub: FakeHub) -> None:

@@ -45,7 +45,7 @@ def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
     return ctx
 
 
-class _TimeoutFloor:
+class TimeoutFloor:
     """A request hook that gives every huggingface_hub request a bounded timeout.
 
     A client-wide timeout is not enough: huggingface_hub's pagination (`_paginate_pages`,
@@ -73,16 +73,16 @@ def configure_hf_session(timeout: float, ca_bundle: str | None) -> None:
     huggingface_hub keeps one process-wide httpx (1.x) / httpx2 (2.x) client, built with no
     timeout in 2.x; `set_client_factory` is its documented hook for changing it. The factory
     builds the same client class with the same event hooks (offline mode, request ids) plus
-    `_TimeoutFloor`, so only the timeouts and, when given, the trust store change.
+    `TimeoutFloor`, so only the timeouts and, when given, the trust store change.
     Process-wide by huggingface_hub's design: the composition root builds one HubClient.
     """
     current = get_session()
     client_cls: Callable[..., Any] = type(current)
     hooks = {
-        name: [fn for fn in fns if not isinstance(fn, _TimeoutFloor)]  # one floor, the newest
+        name: [fn for fn in fns if not isinstance(fn, TimeoutFloor)]  # one floor, the newest
         for name, fns in current.event_hooks.items()
     }
-    hooks.setdefault("request", []).append(_TimeoutFloor(timeout))
+    hooks.setdefault("request", []).append(TimeoutFloor(timeout))
     verify: ssl.SSLContext | bool = (
         ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
     )
