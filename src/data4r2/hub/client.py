@@ -8,6 +8,8 @@ explicitly: HF_ENDPOINT reaches us only through the composition root.
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import ssl
 from collections.abc import Callable, Iterator
@@ -93,6 +95,16 @@ def configure_hf_session(timeout: float, ca_bundle: str | None) -> None:
     set_client_factory(factory)
 
 
+def keep_hf_retry_warnings_off_the_terminal() -> None:
+    """huggingface_hub warns on stderr, through its own handler, before each retry of its
+    own: a stalled tree page printed two lines under the live display. Retries are ours to
+    report (as events), so its logger keeps errors only, unless the user asked for more
+    (HF_HUB_VERBOSITY, or --debug, which puts the root logger at DEBUG)."""
+    if os.environ.get("HF_HUB_VERBOSITY") or logging.getLogger().isEnabledFor(logging.DEBUG):
+        return
+    logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
+
+
 class HubClient:
     """Resolve, list and stream one Hub repo at a pinned commit."""
 
@@ -129,6 +141,7 @@ class HubClient:
             user_agent=user_agent,
         )
         configure_hf_session(timeout, ca_bundle)
+        keep_hf_retry_warnings_off_the_terminal()
         self._pool = ConnectionPool(timeout, tls_context(ca_bundle))
         self._downloader = Downloader(
             self.endpoint,
