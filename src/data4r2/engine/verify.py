@@ -71,7 +71,7 @@ def verify(
         repo=f"{repo.repo_type.value} {repo.repo_id}",
         commit=snap.commit,
         destination=sink.describe(),
-        missing=tuple(missing),
+        missing=tuple(sorted(missing)),
         differing=tuple(differing),
         extra=tuple(extra),
         matching=tuple(matching),
