@@ -71,7 +71,9 @@ def build_hub(settings: Settings) -> HubSource:
     token = settings.token.get_secret_value() if settings.token else None
     ca = str(settings.hub_ca_bundle) if settings.hub_ca_bundle else None
     # token None: HubClient falls back to huggingface_hub's own lookup (`hf auth login`).
-    client = HubClient(settings.hf_endpoint, token, ca_bundle=ca)  # it names data4r2 in its UA
+    client = HubClient(  # it names data4r2 in its UA
+        settings.hf_endpoint, token, timeout=settings.hub_timeout, ca_bundle=ca
+    )
     return PacedHub(client, Pacer(rps=settings.hub_rps))
 
 
@@ -279,10 +281,13 @@ def run_doctor(settings: Settings) -> DoctorReport:
 
 
 def _dry_summary(plan: Plan, dest: Destination) -> SyncSummary:
-    return SyncSummary(
+    from .engine.plan import with_refused
+
+    summary = SyncSummary(
         repo=str(plan.snapshot.repo),
         commit=plan.snapshot.commit,
         destination=str(dest),
         skipped=len(plan.to_skip),
         bytes_skipped=sum(f.file.size for f in plan.to_skip),
     )
+    return with_refused(summary, plan.refused)

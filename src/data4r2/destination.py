@@ -103,11 +103,8 @@ def _bucket_and_prefix(text: str, scheme: str) -> tuple[str, str]:
     if prefix:
         try:
             safe_relative_path(prefix)
-        except UnsafePath:
-            raise InvalidDestination(
-                f"prefix {prefix!r} in --dest is unsafe: no '.', '..', empty segments, "
-                "backslashes or NUL"
-            ) from None
+        except UnsafePath as exc:
+            raise InvalidDestination(f"unsafe prefix in --dest: {exc}") from None
     return bucket, prefix
 
 

@@ -64,6 +64,22 @@ class RepoRef:
     def __str__(self) -> str:
         return f"{self.repo_type.value} {self.repo_id}@{self.revision}"
 
+    @property
+    def url_path(self) -> str:
+        """The repo's path in Hub web and resolve URLs: `{id}` for models, else `{type}s/{id}`.
+
+        The reverse of the `/api/{type}s/…` routes, which prefix every type
+        (huggingface_hub's REPO_TYPES_URL_PREFIXES; pinned by a unit test).
+        """
+        if self.repo_type is RepoType.MODEL:
+            return self.repo_id
+        return f"{self.repo_type.plural}/{self.repo_id}"
+
+    @property
+    def key_prefix(self) -> str:
+        """Where the repo's objects live under a destination: `{type}s/{id}/`, every type."""
+        return f"{self.repo_type.plural}/{self.repo_id}/"
+
 
 @dataclass(frozen=True, slots=True)
 class RemoteFile:
@@ -90,32 +106,51 @@ class Snapshot:
 
 # --------------------------------------------------------------------------- destinations
 
+MAX_KEY_BYTES = 1024  # R2 and S3 refuse longer keys (InvalidObjectName)
+
+
+def path_problem(path: str) -> str | None:
+    """Why `path` is unsafe as a key under any destination, or None when it is safe.
+
+    The Hub is an untrusted source: a hostile tree could name `../../etc/passwd`, an absolute
+    path, or embed NUL. Those are refused rather than sanitised, so the mirror never holds a
+    key the Hub did not name. Everything else is a legal name on Linux and on S3/R2 (`x:y.txt`,
+    `a\\b`, `-`, spaces, other control characters) and is kept: what one filesystem cannot
+    store (a backslash or `C:` on Windows, a 256-byte name) is that sink's own rule.
+    """
+    if not path:
+        return "the name is empty"
+    if "\0" in path:
+        return "it contains a NUL byte, which no destination can store"
+    try:
+        path.encode()
+    except UnicodeEncodeError:
+        return "it is not valid UTF-8 (a lone surrogate)"
+    if path.startswith("/"):
+        return "it is absolute and would escape the destination"
+    segments = path.split("/")
+    if ".." in segments:
+        return "a '..' segment would escape the destination"
+    if "." in segments or "" in segments:
+        # `a/./b` and `a//b` name the same file as `a/b` on disk: two keys, one file.
+        return "it has an empty or '.' segment, so it aliases another name"
+    return None
+
 
 def safe_relative_path(path: str) -> str:
-    """Return `path` if it stays inside whatever folder or prefix it is joined to.
-
-    The Hub is an untrusted source: a hostile tree could name `../../etc/passwd`, an
-    absolute path, a Windows path or embed NUL. Refuse them rather than sanitise them, so
-    the mirror never holds a key the Hub did not name.
-    """
-    if (
-        not path
-        or "\0" in path
-        or "\\" in path
-        or path.startswith("/")
-        or re.match(r"^[A-Za-z]:", path)
-        or any(part in ("", ".", "..") for part in path.split("/"))
-    ):
-        raise UnsafePath(path)
+    """Return `path` if it stays inside whatever folder or prefix it is joined to."""
+    problem = path_problem(path)
+    if problem is not None:
+        raise UnsafePath(path, problem)
     return path
 
 
 def object_key(prefix: str, repo: RepoRef, path: str) -> str:
     """`{prefix/}{repo_type}s/{repo_id}/{path}` — the layout every sink uses."""
-    rel = f"{repo.repo_type.plural}/{repo.repo_id}/{safe_relative_path(path)}"
+    rel = f"{repo.key_prefix}{safe_relative_path(path)}"
     key = posixpath.join(prefix, rel) if prefix else rel
-    if len(key.encode()) > 1024:  # R2 and S3 refuse longer keys (InvalidObjectName)
-        raise UnsafePath(path, "the object key would be longer than 1,024 bytes")
+    if len(key.encode()) > MAX_KEY_BYTES:
+        raise UnsafePath(path, f"the object key would be longer than {MAX_KEY_BYTES:,} bytes")
     return key
 
 
@@ -286,9 +321,18 @@ class PlannedFile:
 
 
 @dataclass(frozen=True, slots=True)
+class RefusedFile:
+    """A file of the repo whose path is unsafe as a key: it fails alone, with `reason`."""
+
+    file: RemoteFile
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     snapshot: Snapshot
     files: tuple[PlannedFile, ...]
+    refused: tuple[RefusedFile, ...] = ()  # never reach the job store; reported as failed
     # Unix time the plan began looking at the destination: what another run published
     # after it, this plan could not see (JobStore.create_sync, Lease.already_published).
     planned_at: float | None = None
@@ -431,7 +475,7 @@ class InvalidDestination(UsageError):
 
 
 class UnsafePath(Data4r2Error):
-    """A path from the Hub that would escape the destination folder or prefix."""
+    """A path from the Hub that is unsafe as a key (see `path_problem`): that file fails."""
 
     def __init__(self, path: str, why: str = "it would escape the destination") -> None:
         super().__init__(f"refusing path {path!r}: {why}")

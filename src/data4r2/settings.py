@@ -107,6 +107,8 @@ class Settings(BaseSettings):
         default=DEFAULT_HF_ENDPOINT,
         validation_alias=_env("DATA4R2_HF_ENDPOINT", "HF_ENDPOINT"),
     )
+    # Seconds any one Hub read may stay silent (metadata and downloads) before it is retried.
+    hub_timeout: float = Field(default=30.0, gt=0, le=600)
 
     # ------------------------------------------------------------------ the bucket
     # --endpoint-url is kept apart from AWS_ENDPOINT_URL: the latter is often set for other

@@ -49,16 +49,36 @@ def test_dry_run_writes_nothing(cli: Env, tmp_path: Path) -> None:
     assert not cli.state.exists()
 
 
-def test_hostile_paths_from_the_hub_are_refused(cli: Env, tmp_path: Path) -> None:
+def test_a_hostile_path_fails_alone_and_the_rest_is_mirrored(cli: Env, tmp_path: Path) -> None:
     evil = Repo(repo_id="acme/evil")
-    evil.add_file("ok.txt", b"fine")
-    evil.add_file("..\\..\\escape.txt", b"gotcha")
+    legal = {"ok.txt": b"fine", "x:y.txt": b"colon", "a\\b.txt": b"backslash"}
+    for path, data in legal.items():
+        evil.add_file(path, data)
+    evil.add_file("../../escape.txt", b"gotcha", hostile=True)
     evil.commit("hostile")
     cli.hub.add(evil)
     dest = tmp_path / "mirror"
-    res = cli.run("sync", "acme/evil", "--dest", str(dest))
-    assert res.returncode != 0
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and "refusing path" in lines[0], res.stderr
+    res = cli.run("sync", "acme/evil", "--dest", str(dest), "--json")
+    assert res.returncode == 1, res.stderr  # README: 1 = some files failed
+    summary = json.loads(res.stdout)
+    assert summary["copied"] == len(legal) and summary["failed"] == 1 and not summary["ok"]
+    [failure] = summary["failures"]
+    assert failure["path"] == "../../escape.txt" and "'..' segment" in failure["reason"]
+    assert "Traceback" not in res.stderr
     assert not list(tmp_path.rglob("escape.txt"))
-    assert not (dest / "models/acme/evil/ok.txt").exists()  # refused before anything is written
+    for path, data in legal.items():
+        assert (dest / "models/acme/evil" / path).read_bytes() == data
+
+
+def test_dry_run_lists_a_refused_path_apart(cli: Env, tmp_path: Path) -> None:
+    evil = Repo(repo_id="acme/evil")
+    evil.add_file("ok.txt", b"fine")
+    evil.add_file("a//b.txt", b"aliases a/b.txt", hostile=True)
+    evil.commit("hostile")
+    cli.hub.add(evil)
+    res = cli.run("sync", "acme/evil", "--dest", str(tmp_path / "m"), "--dry-run", "--json")
+    assert res.returncode == 0, res.stderr
+    plan = json.loads(res.stdout)
+    assert [f["path"] for f in plan["files"]] == ["ok.txt"]
+    [refused] = plan["refused"]
+    assert refused["path"] == "a//b.txt" and "aliases" in refused["reason"]

@@ -228,12 +228,22 @@ class Repo:
 
     # -- working tree ---------------------------------------------------------------------
     def add_file(
-        self, path: str, source: bytes | Path, *, lfs: bool = False, xet: bool = False
+        self,
+        path: str,
+        source: bytes | Path,
+        *,
+        lfs: bool = False,
+        xet: bool = False,
+        hostile: bool = False,
     ) -> Blob:
-        """Stage a file. `source` may be a Path (never loaded whole). `xet` implies `lfs`."""
+        """Stage a file. `source` may be a Path (never loaded whole). `xet` implies `lfs`.
+
+        `hostile=True` skips git's path rules, so the tree can name `../x` or `a//b` as a
+        compromised Hub or a rewriting proxy could: what a client must refuse.
+        """
         blob = Blob.build(source, lfs=lfs or xet, hash_cache=self.hash_cache)
         with self._lock:
-            self._tree[_check_path(path)] = blob
+            self._tree[path if hostile else _check_path(path)] = blob
             if xet:
                 assert blob.sha256 is not None
                 self._xet.add(blob.sha256)

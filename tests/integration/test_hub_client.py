@@ -15,6 +15,8 @@ import huggingface_hub
 import pytest
 import trustme
 from fakehub import FakeHub, Repo
+from fakehub.faults import Fault
+from huggingface_hub import get_session
 
 from data4r2.domain import (
     DisabledRepo,
@@ -31,7 +33,7 @@ from data4r2.domain import (
     RevisionNotFound,
     TransientError,
 )
-from data4r2.hub.client import HubClient
+from data4r2.hub.client import HubClient, TimeoutFloor
 from data4r2.ports import ByteStream
 
 TOKEN = "hf_alice_valid_token"
@@ -283,6 +285,48 @@ def test_stall_times_out_as_transient(hub: FakeHub) -> None:
             read_all(hc.open(MODEL, sha, file))
     finally:
         fault.release()
+
+
+@pytest.mark.parametrize("page", ["first", "later"])
+def test_stalled_tree_page_times_out_and_is_retried(hub: FakeHub, page: str) -> None:
+    """huggingface_hub's pagination passes timeout=None per request, which used to override
+    the client's timeout: a page stalled mid-body hung the listing for as long as the server
+    kept silent (bug 5). Now the page times out and is fetched again."""
+    hc = client(hub, timeout=0.5)
+    sha = hc.resolve(MODEL)
+    # page_size=3 pages the listing; the stall (once) never ends by itself. "later" arms it
+    # only after page 1 was answered: huggingface_hub 1.x fetched page 1 and the rest differently.
+    stalls: list[Fault] = []
+
+    def arm() -> None:
+        stalls.append(hub.faults.add(kind="stall", route="tree", after_bytes=20))
+
+    if page == "first":
+        arm()
+    else:
+        hub.faults.on(route="tree", action=arm, after=1)
+    try:
+        done = threading.Event()
+        got: list[RemoteFile] = []
+        worker = threading.Thread(
+            target=lambda: (got.extend(hc.list_files(MODEL, sha)), done.set()), daemon=True
+        )
+        worker.start()
+        assert done.wait(20), "the listing still hangs on a stalled page"
+    finally:
+        for stall in stalls:
+            stall.release()
+    assert {f.path for f in got} >= {"config.json", "weights/model.safetensors"}
+    assert [stall.hits for stall in stalls] == [1]
+
+
+def test_each_client_leaves_one_timeout_floor_on_the_shared_session(hub: FakeHub) -> None:
+    """huggingface_hub's session is process-wide: building clients again must not pile up
+    hooks, and the newest client's timeout is the one in force."""
+    for timeout in (3.0, 2.0, 1.5):
+        client(hub, timeout=timeout)
+    floors = [h for h in get_session().event_hooks["request"] if isinstance(h, TimeoutFloor)]
+    assert [f.timeout for f in floors] == [1.5]
 
 
 def test_too_long_body_never_delivers_extra_bytes(hub: FakeHub) -> None:

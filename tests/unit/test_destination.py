@@ -93,9 +93,14 @@ def test_r2_refuses_dots_s3_allows_them() -> None:
     assert parse_destination("s3://" + "a" * 63).bucket == "a" * 63
 
 
-@pytest.mark.parametrize("path", ["../up", "a/../b", "a//b", "a/./b", "a\\b"])
+@pytest.mark.parametrize("path", ["../up", "a/../b", "a//b", "a/./b"])
 def test_unsafe_prefix(path: str) -> None:
     assert "prefix" in bad(f"s3://bucket/{path}")
+
+
+@pytest.mark.parametrize("path", ["a\\b", "x:y", "C:/hf"])
+def test_prefix_with_characters_legal_in_s3_keys(path: str) -> None:
+    assert parse_destination(f"s3://bucket/{path}").prefix == path
 
 
 @pytest.mark.parametrize(

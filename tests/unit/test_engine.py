@@ -22,7 +22,6 @@ from data4r2.domain import (
     RepoRef,
     Snapshot,
     SyncFinished,
-    UnsafePath,
 )
 from data4r2.engine.options import SyncOptions
 from data4r2.engine.sync import SyncEngine
@@ -204,11 +203,26 @@ def test_interrupted_multipart_resumes_without_reuploading_finished_parts() -> N
     assert store.upload("mem://test", key) is None
 
 
-def test_hostile_path_refuses_the_plan() -> None:
+def test_a_refused_path_fails_alone_and_the_rest_is_mirrored() -> None:
     hub, sink = make_hub(), MemorySink()
     hub.add("../../etc/passwd", b"x")
-    with pytest.raises(UnsafePath):
-        engine(hub, sink, MemoryJobStore()).plan(REPO)
+    hub.add("x:y.txt", b"legal on Linux and S3")
+    events: list[Event] = []
+    summary = sync(hub, sink, MemoryJobStore(), events)
+    assert not summary.ok and summary.failed == 1 and summary.copied == 7
+    [(path, reason)] = summary.failures
+    assert path == "../../etc/passwd" and "'..' segment" in reason
+    assert FileFailed(path, reason) in events
+    assert sink.get("models/acme/model/x:y.txt") == b"legal on Linux and S3"
+    assert not [k for k in sink.objects if "passwd" in k]
+
+
+def test_verify_counts_a_refused_path_as_missing() -> None:
+    hub, sink = make_hub(), MemorySink()
+    sync(hub, sink, MemoryJobStore())
+    hub.add("a/./b.txt", b"aliases a/b.txt")
+    report = verify(hub, sink, REPO, SyncOptions(retry_base_delay=0))
+    assert report.missing == ("a/./b.txt",) and not report.extra and len(report.matching) == 6
 
 
 def test_fatal_destination_error_stops_the_run() -> None:

@@ -64,6 +64,7 @@ def plan_json(plan: Plan, destination: str) -> str:
                 }
                 for f in plan.files
             ],
+            "refused": [{"path": r.file.path, "reason": r.reason} for r in plan.refused],
         }
     )
 
@@ -75,6 +76,7 @@ def plan_lines(plan: Plan, destination: str) -> list[str]:
         f"dry run: {snap.repo} = commit {snap.commit} → {destination}",
         *(f"  copy {f.file.path} ({human_bytes(f.file.size)}) → {f.key}" for f in copy),
         *(f"  skip {f.file.path} (up to date)" for f in skip),
+        *(f"  {r.reason}" for r in plan.refused),  # "refusing path '…': why"
         f"would copy {len(copy)} files ({human_bytes(sum(f.file.size for f in copy))}), "
         f"skip {len(skip)} ({human_bytes(sum(f.file.size for f in skip))}); nothing written",
     ]

@@ -5,8 +5,19 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
-from ..domain import ObjectInfo, PlannedFile, RemoteFile, RepoRef, Snapshot, object_key
+from ..domain import (
+    ObjectInfo,
+    PlannedFile,
+    RefusedFile,
+    RemoteFile,
+    RepoRef,
+    Snapshot,
+    SyncSummary,
+    UnsafePath,
+    object_key,
+)
 from ..ports import HubSource, ObjectSink
 from .retry import Caller
 
@@ -14,28 +25,61 @@ from .retry import Caller
 def select(
     files: Iterable[RemoteFile], include: tuple[str, ...], exclude: tuple[str, ...]
 ) -> list[RemoteFile]:
-    """Filter by glob like huggingface_hub's allow/ignore patterns (`*` also crosses `/`)."""
+    """Filter as `snapshot_download(allow_patterns=include, ignore_patterns=exclude)` does.
 
-    def hit(path: str, patterns: tuple[str, ...]) -> bool:
-        return any(
-            fnmatch.fnmatchcase(path, p) or (p.endswith("/") and path.startswith(p))
-            for p in patterns
-        )
+    The rules of huggingface_hub's `filter_repo_objects` (2.x): `fnmatchcase`, so `*` also
+    crosses `/`; a pattern ending in `/` matches everything below; `\\` counts as `/` in
+    paths and patterns. Written out because the engine imports no adapter library
+    (tests/unit/test_layers.py); tests/unit/test_select.py pins it to the installed
+    huggingface_hub on a few thousand cases.
+    """
+    allow = [_pattern(p) for p in include]
+    ignore = [_pattern(p) for p in exclude]
 
-    return sorted(
-        (
-            f
-            for f in files
-            if (not include or hit(f.path, include)) and not (exclude and hit(f.path, exclude))
-        ),
-        key=lambda f: f.path,
-    )
+    def kept(f: RemoteFile) -> bool:
+        path = f.path.replace("\\", "/")
+        if allow and not any(fnmatch.fnmatchcase(path, p) for p in allow):
+            return False
+        return not any(fnmatch.fnmatchcase(path, p) for p in ignore)
+
+    return sorted(filter(kept, files), key=lambda f: f.path)
+
+
+def _pattern(pattern: str) -> str:
+    pattern = pattern.replace("\\", "/")
+    return pattern + "*" if pattern.endswith("/") else pattern
 
 
 def repo_prefix(prefix: str, repo: RepoRef) -> str:
     """Where every key of `repo` lives: `{prefix/}{type}s/{id}/`."""
-    base = f"{repo.repo_type.plural}/{repo.repo_id}/"
-    return f"{prefix.rstrip('/')}/{base}" if prefix else base
+    return f"{prefix.rstrip('/')}/{repo.key_prefix}" if prefix else repo.key_prefix
+
+
+def keyed_files(
+    prefix: str, repo: RepoRef, files: Iterable[RemoteFile]
+) -> tuple[list[tuple[RemoteFile, str]], list[RefusedFile]]:
+    """Each file with its object key, and apart the files whose path is unsafe as a key.
+
+    A hostile or over-long name fails that file alone; the rest of the repo is mirrored.
+    """
+    keyed: list[tuple[RemoteFile, str]] = []
+    refused: list[RefusedFile] = []
+    for f in files:
+        try:
+            keyed.append((f, object_key(prefix, repo, f.path)))
+        except UnsafePath as exc:
+            refused.append(RefusedFile(f, str(exc)))
+    return keyed, refused
+
+
+def with_refused(summary: SyncSummary, refused: Iterable[RefusedFile]) -> SyncSummary:
+    """The run's summary with the plan's refused files counted as failed files."""
+    failures = tuple((r.file.path, r.reason) for r in refused)
+    return replace(
+        summary,
+        failed=summary.failed + len(failures),
+        failures=summary.failures + failures,
+    )
 
 
 def snapshot(hub: HubSource, repo: RepoRef, call: Caller) -> Snapshot:
@@ -79,14 +123,14 @@ def plan_files(
     force: bool,
     call: Caller,
     workers: int,
-) -> tuple[PlannedFile, ...]:
-    chosen = select(snap.files, include, exclude)
-    # object_key refuses hostile paths (UnsafePath) before anything is written.
-    keyed = [(f, object_key(prefix, snap.repo, f.path)) for f in chosen]
+) -> tuple[tuple[PlannedFile, ...], tuple[RefusedFile, ...]]:
+    """What to copy and what to skip; and apart, the files refused before anything is written."""
+    keyed, refused = keyed_files(prefix, snap.repo, select(snap.files, include, exclude))
     have: dict[str, ObjectInfo] = {}
     if not force:
         listed = listing(sink, repo_prefix(prefix, snap.repo), call)
         have = heads_where_sizes_match(sink, keyed, listed, call, workers)
-    return tuple(
+    planned = tuple(
         PlannedFile(f, key, up_to_date=key in have and have[key].matches(f)) for f, key in keyed
     )
+    return planned, tuple(refused)

@@ -18,6 +18,7 @@ from typing import TypeVar
 from ..domain import (
     Event,
     FileDone,
+    FileFailed,
     FileRetrying,
     JobState,
     Plan,
@@ -30,7 +31,7 @@ from ..domain import (
 from ..ports import HubSource, JobStore, ObjectSink
 from . import retry
 from .options import SyncOptions
-from .plan import plan_files, snapshot
+from .plan import plan_files, snapshot, with_refused
 from .pool import JobTarget, WorkerPool
 from .reclaim import reclaim_stale_uploads, repo_prefix
 
@@ -78,7 +79,7 @@ class SyncEngine:
         snap = snapshot(self.hub, repo, self._call)
         planned_at = time.time()  # before the HEADs: what is published later, they miss
         o = self.options
-        files = plan_files(
+        files, refused = plan_files(
             snap,
             self.sink,
             prefix=o.prefix,
@@ -88,7 +89,7 @@ class SyncEngine:
             call=self._call,
             workers=o.concurrency,
         )
-        plan = Plan(snap, files, planned_at)
+        plan = Plan(snap, files, refused=refused, planned_at=planned_at)
         self.emit(PlanReady(plan))
         return plan
 
@@ -103,6 +104,8 @@ class SyncEngine:
         )
         for planned in plan.to_skip:
             self.emit(FileDone(planned.file.path, planned.file.size, skipped=True))
+        for refused in plan.refused:  # unsafe names: failed before anything is written
+            self.emit(FileFailed(refused.file.path, refused.reason))
         target = JobTarget(plan.snapshot, self.sink, self.destination)
         pool = WorkerPool(
             self.hub,
@@ -129,7 +132,9 @@ class SyncEngine:
             raise
         self.store.finish_sync(sync_id)
         self.store.prune(self.destination, o.keep_syncs)  # issue 15 bug 3: bounded state
-        summary = self._summary(sync_id, plan.snapshot, time.monotonic() - started)
+        summary = with_refused(
+            self._summary(sync_id, plan.snapshot, time.monotonic() - started), plan.refused
+        )
         self.emit(SyncFinished(summary))
         return summary
 

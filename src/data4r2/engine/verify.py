@@ -10,11 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from ..domain import RepoRef, object_key
+from ..domain import RepoRef
 from ..ports import HubSource, ObjectSink
 from . import retry
 from .options import SyncOptions
-from .plan import heads_where_sizes_match, listing, repo_prefix, select, snapshot
+from .plan import heads_where_sizes_match, keyed_files, listing, repo_prefix, select, snapshot
 
 T = TypeVar("T")
 
@@ -50,10 +50,11 @@ def verify(
     files = select(snap.files, options.include, options.exclude)
     prefix = repo_prefix(options.prefix, repo)
     listed = listing(sink, prefix, call)
-    keyed = [(f, object_key(options.prefix, repo, f.path)) for f in files]
+    keyed, refused = keyed_files(options.prefix, repo, files)
     heads = heads_where_sizes_match(sink, keyed, listed, call, options.concurrency)
 
-    missing, differing, matching = [], [], []
+    # A name unsafe as a key is never mirrored, so it is missing (sync reports it as failed).
+    missing, differing, matching = [r.file.path for r in refused], [], []
     for f, key in keyed:
         info = heads.get(key)
         if key not in listed:
@@ -64,13 +65,13 @@ def verify(
             differing.append(f.path)  # wrong size, wrong hash, or no metadata to tell
     # Extra: what sits under the repo's prefix but is not in the Hub's tree at all
     # (files merely filtered out by --include/--exclude are not "extra").
-    all_keys = {object_key(options.prefix, repo, f.path) for f in snap.files}
+    all_keys = {key for _, key in keyed_files(options.prefix, repo, snap.files)[0]}
     extra = sorted(key[len(prefix) :] for key in listed if key not in all_keys)
     return VerifyReport(
         repo=f"{repo.repo_type.value} {repo.repo_id}",
         commit=snap.commit,
         destination=sink.describe(),
-        missing=tuple(missing),
+        missing=tuple(sorted(missing)),
         differing=tuple(differing),
         extra=tuple(extra),
         matching=tuple(matching),

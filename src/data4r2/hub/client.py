@@ -8,6 +8,8 @@ explicitly: HF_ENDPOINT reaches us only through the composition root.
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import ssl
 from collections.abc import Callable, Iterator
@@ -45,19 +47,44 @@ def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
     return ctx
 
 
-def configure_hf_session(timeout: float, ca_bundle: str | None) -> None:
-    """Give huggingface_hub's HTTP client our timeout (and CA bundle, if any).
+class TimeoutFloor:
+    """A request hook that gives every huggingface_hub request a bounded timeout.
 
-    huggingface_hub keeps one process-wide httpx (1.x) / httpx2 (2.x) client; `list_repo_tree`
-    takes no timeout and 2.x builds that client with none, so a stalled tree page would hang a
-    sync forever. `set_client_factory` is its documented hook for this. The factory builds the
-    same client class with the same event hooks (offline mode, request ids), so only the
-    timeout and, when given, the trust store change. Process-wide by huggingface_hub's design:
-    the composition root builds one HubClient.
+    A client-wide timeout is not enough: huggingface_hub's pagination (`_paginate_pages`,
+    used by `list_repo_tree`) calls `http_backoff(..., timeout=None)`, and an explicit
+    `timeout=None` on an httpx/httpx2 request means "no timeout", overriding the client's.
+    httpx stores the merged timeout in `request.extensions["timeout"]` before it runs the
+    request hooks, so the hook fills every unset phase there. A stalled tree page then
+    raises ReadTimeout, which huggingface_hub retries per page and we retry per call.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+
+    def __call__(self, request: Any) -> None:
+        phases = dict(request.extensions.get("timeout") or {})
+        for phase in ("connect", "read", "write", "pool"):
+            if phases.get(phase) is None:
+                phases[phase] = self.timeout
+        request.extensions = {**request.extensions, "timeout": phases}
+
+
+def configure_hf_session(timeout: float, ca_bundle: str | None) -> None:
+    """Bound every request of huggingface_hub's HTTP client (and give it our CA bundle).
+
+    huggingface_hub keeps one process-wide httpx (1.x) / httpx2 (2.x) client, built with no
+    timeout in 2.x; `set_client_factory` is its documented hook for changing it. The factory
+    builds the same client class with the same event hooks (offline mode, request ids) plus
+    `TimeoutFloor`, so only the timeouts and, when given, the trust store change.
+    Process-wide by huggingface_hub's design: the composition root builds one HubClient.
     """
     current = get_session()
     client_cls: Callable[..., Any] = type(current)
-    hooks = {name: list(fns) for name, fns in current.event_hooks.items()}
+    hooks = {
+        name: [fn for fn in fns if not isinstance(fn, TimeoutFloor)]  # one floor, the newest
+        for name, fns in current.event_hooks.items()
+    }
+    hooks.setdefault("request", []).append(TimeoutFloor(timeout))
     verify: ssl.SSLContext | bool = (
         ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
     )
@@ -66,6 +93,16 @@ def configure_hf_session(timeout: float, ca_bundle: str | None) -> None:
         return client_cls(event_hooks=hooks, follow_redirects=True, timeout=timeout, verify=verify)
 
     set_client_factory(factory)
+
+
+def keep_hf_retry_warnings_off_the_terminal() -> None:
+    """huggingface_hub warns on stderr, through its own handler, before each retry of its
+    own: a stalled tree page printed two lines under the live display. Retries are ours to
+    report (as events), so its logger keeps errors only, unless the user asked for more
+    (HF_HUB_VERBOSITY, or --debug, which puts the root logger at DEBUG)."""
+    if os.environ.get("HF_HUB_VERBOSITY") or logging.getLogger().isEnabledFor(logging.DEBUG):
+        return
+    logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
 
 
 class HubClient:
@@ -104,6 +141,7 @@ class HubClient:
             user_agent=user_agent,
         )
         configure_hf_session(timeout, ca_bundle)
+        keep_hf_retry_warnings_off_the_terminal()
         self._pool = ConnectionPool(timeout, tls_context(ca_bundle))
         self._downloader = Downloader(
             self.endpoint,

@@ -28,7 +28,6 @@ from ..domain import (
     RateLimited,
     RepoNotFound,
     RepoRef,
-    RepoType,
     RevisionNotFound,
     TransientError,
 )
@@ -57,8 +56,7 @@ def redact_url(url: str) -> str:
 
 def gate_url(endpoint: str, repo: RepoRef) -> str:
     """The page where a gated repo's terms are accepted: E/{id}, E/datasets/{id}, E/spaces/{id}."""
-    prefix = "" if repo.repo_type is RepoType.MODEL else f"{repo.repo_type.plural}/"
-    return f"{endpoint.rstrip('/')}/{prefix}{repo.repo_id}"
+    return f"{endpoint.rstrip('/')}/{repo.url_path}"
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

@@ -18,7 +18,9 @@ import http.client
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
+
+from huggingface_hub import hf_hub_url
 
 from ..domain import (
     Data4r2Error,
@@ -26,7 +28,6 @@ from ..domain import (
     IntegrityError,
     RemoteFile,
     RepoRef,
-    RepoType,
     TransientError,
 )
 from ..net.pool import ConnectionPool, Origin
@@ -54,11 +55,16 @@ def origin_of(url: str) -> Key:
 
 
 def resolve_url(endpoint: str, repo: RepoRef, commit: str, path: str) -> str:
-    """E/{P}{id}/resolve/{commit}/{path}: models unprefixed, datasets/spaces prefixed."""
-    prefix = "" if repo.repo_type is RepoType.MODEL else f"{repo.repo_type.plural}/"
-    return (
-        f"{endpoint.rstrip('/')}/{prefix}{repo.repo_id}/resolve/"
-        f"{quote(commit, safe='')}/{quote(path, safe='/')}"
+    """E/{P}{id}/resolve/{commit}/{path}, built by huggingface_hub itself, so the prefix
+    rule (models bare, others `{type}s/`) and the quoting stay exactly the library's."""
+    return str(
+        hf_hub_url(
+            repo.repo_id,
+            path,
+            repo_type=repo.repo_type.value,
+            revision=commit,
+            endpoint=endpoint.rstrip("/"),
+        )
     )
 
 
