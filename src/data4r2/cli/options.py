@@ -114,7 +114,9 @@ def _given(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def takes(*groups: tuple[str, ...], repo: bool = False) -> Callable[[Command], Command]:
-    """Give a command the flags of these Settings fields; it is called as `(ctx, settings)`.
+    """Give a command the flags of these Settings fields; it is called as
+    `(ctx, settings, **its own parameters)`: a parameter of its own beside `ctx` and
+    `settings` (one that is no setting) stays a Typer parameter as written.
 
     Every failure, loading the settings included, becomes one line and an exit code
     (guard.py). With `repo=True` the command also takes REPO_ID [TYPE].
@@ -123,12 +125,22 @@ def takes(*groups: tuple[str, ...], repo: bool = False) -> Callable[[Command], C
     prepare = (lambda values: _given(_repo_type(values))) if repo else _given
 
     def decorate(command: Command) -> Command:
+        written = inspect.signature(command, eval_str=True).parameters.values()
+        own = [
+            p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+            for p in written
+            if p.name not in ("ctx", "settings")
+        ]
+
         def wrapper(ctx: typer.Context, **values: Any) -> int:
-            return run_guarded(values, lambda settings: command(ctx, settings), prepare=prepare)
+            mine = {p.name: values.pop(p.name) for p in own}
+            return run_guarded(
+                values, lambda settings: command(ctx, settings, **mine), prepare=prepare
+            )
 
         kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
         params = [inspect.Parameter("ctx", kind, annotation=typer.Context)]
-        params += [*(_repo_params() if repo else []), *(_option(name) for name in names)]
+        params += [*(_repo_params() if repo else []), *(_option(name) for name in names), *own]
         # Typer reads a command's parameters from its signature: this one is built, not written.
         wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
         wrapper.__name__, wrapper.__doc__ = command.__name__, command.__doc__
