@@ -43,12 +43,7 @@ ACCT = "0123456789abcdef0123456789abcdef"
 MiB = 1024**2
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in list(os.environ):
-        if name.startswith(("DATA4R2_", "HF_", "AWS_", "R2_")):
-            monkeypatch.delenv(name)
-    return monkeypatch
+pytestmark = pytest.mark.usefixtures("clean_env")  # tests/unit/conftest.py
 
 
 @pytest.fixture

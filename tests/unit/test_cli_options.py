@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import pytest
@@ -11,13 +10,7 @@ import typer
 from data4r2.cli.options import OUTPUT, WHERE, takes
 from data4r2.settings import Settings, env_names, flag_of
 
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in list(os.environ):
-        if name.startswith(("DATA4R2_", "HF_", "AWS_", "R2_")):
-            monkeypatch.delenv(name)
-    return monkeypatch
+pytestmark = pytest.mark.usefixtures("clean_env")  # tests/unit/conftest.py
 
 
 def _app(seen: list[tuple[Settings, int]]) -> typer.Typer:

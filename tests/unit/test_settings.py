@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -14,13 +13,7 @@ from data4r2.settings import InvalidSetting, Settings, load_settings, parse_size
 MiB = 1024**2
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """No stray HF_*/AWS_*/R2_*/DATA4R2_* from the machine running the tests."""
-    for name in list(os.environ):
-        if name.startswith(("DATA4R2_", "HF_", "AWS_", "R2_")):
-            monkeypatch.delenv(name)
-    return monkeypatch
+pytestmark = pytest.mark.usefixtures("clean_env")  # tests/unit/conftest.py
 
 
 def invalid(**values: object) -> str:
