@@ -145,10 +145,16 @@ def _store(
         return
     store: JobStore
     if persistent:
-        from .state.paths import default_state_path
+        import sqlite3
+
+        from .state.paths import default_state_path, unusable_state_path
         from .state.sqlite import SqliteJobStore
 
-        store = SqliteJobStore(settings.state or default_state_path())
+        path = settings.state or default_state_path()
+        try:
+            store = SqliteJobStore(path)
+        except (OSError, sqlite3.OperationalError) as e:  # a folder, a file as parent, read-only
+            raise unusable_state_path(path, e) from e
     else:
         # A dry run must write nothing, not even a state file.
         from .state.memory import MemoryJobStore
@@ -227,14 +233,19 @@ def run_sync(
     if settings.dry_run:
         plan = run_plan(settings, *subscribers, overrides=overrides)
         return _dry_summary(plan, destination_of(settings))
-    with (
-        wire(settings, overrides) as w,
-        _store(settings, overrides.store, persistent=True) as store,
-        _events(subscribers) as emit,
-    ):
+    if overrides.store is None:
+        from .state.paths import check_state_path, default_state_path
+
+        check_state_path(settings.state or default_state_path())
+    with wire(settings, overrides) as w, _events(subscribers) as emit:
         w.sink.check()
-        engine = _engine(w, store, settings, emit)
-        return engine.run(engine.plan(w.repo))
+        # The plan needs no state (it is what a dry run does): the state file is opened only
+        # once the plan is ready, so a run that fails before (Hub unreachable, repo not found)
+        # leaves no file behind.
+        with _store(settings, None, persistent=False) as scratch:
+            plan = _engine(w, scratch, settings, emit).plan(w.repo)
+        with _store(settings, overrides.store, persistent=True) as store:
+            return _engine(w, store, settings, emit).run(plan)
 
 
 def run_plan(settings: Settings, *subscribers: Emit, overrides: Overrides = NO_OVERRIDES) -> Plan:

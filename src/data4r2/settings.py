@@ -1,7 +1,10 @@
 """Everything one run is configured by: flags' values, `DATA4R2_*` twins and the tools' own env.
 
-pydantic-settings does the environment reading, the type coercion and the precedence
-(explicit value > environment > default); `load_settings` turns its errors into one line.
+This class is the one place an option is declared: its name (the flag is derived from it),
+its env names, default, bounds and help text. pydantic-settings does the environment reading,
+the type coercion and the precedence (explicit value > environment > default); the CLI builds
+its flags from these fields (cli/options.py) and never reads the environment itself;
+`load_settings` turns validation errors into one line.
 """
 
 from __future__ import annotations
@@ -21,14 +24,13 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from .domain import RepoType, UsageError
+from .domain import RepoType, SinkLimits, UsageError
 from .engine.options import SyncOptions
 
 MiB = 1024**2
 _DEFAULTS = SyncOptions()
-# R2's part rules (r2.md §2); a bad --part-size is a usage error, found before any request.
-MIN_PART_SIZE = 5 * MiB
-MAX_PART_SIZE = 5 * 1024**3 - 5 * MiB
+# The store's part rules; a bad --part-size is a usage error, found before any request.
+_LIMITS = SinkLimits()
 DEFAULT_HF_ENDPOINT = "https://huggingface.co"
 
 Jurisdiction = Literal["eu", "fedramp", "us"]
@@ -41,6 +43,36 @@ class InvalidSetting(UsageError):
 def _env(*names: str) -> AliasChoices:
     """Env names for a field, first found wins (pydantic-settings then ignores env_prefix)."""
     return AliasChoices(*names)
+
+
+def _flag(
+    default: Any,
+    help: str,
+    *,
+    env: tuple[str, ...] = (),
+    metavar: str | None = None,
+    flag: str | None = None,
+    short: str | None = None,
+    default_text: str | None = None,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+) -> Any:
+    """A field that is also a flag: its default, help, env names (else `DATA4R2_<NAME>`),
+    bounds, and how cli/options.py presents it (metavar; a flag spelled other than
+    `--field-name`; a short alias; the default as shown)."""
+    given = {"metavar": metavar, "flag": flag, "short": short, "default_text": default_text}
+    extra: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    alias = _env(*env) if env else None
+    return Field(
+        default,
+        description=help,
+        json_schema_extra=extra,
+        validation_alias=alias,
+        ge=ge,
+        gt=gt,
+        le=le,
+    )
 
 
 def parse_size(value: str | int) -> int:
@@ -71,38 +103,77 @@ class Settings(BaseSettings):
     )
 
     # ------------------------------------------------------------------ what and where
-    repo_id: str | None = None
-    repo_type: RepoType = RepoType.MODEL
-    revision: str = "main"
-    dest: str | None = None
+    repo_id: str | None = _flag(None, "Hub repo id, e.g. openai-community/gpt2.")
+    repo_type: RepoType = _flag(RepoType.MODEL, "model, dataset or space.", metavar="TYPE")
+    revision: str = _flag("main", "Branch, tag or commit sha.", metavar="REV")
+    dest: str | None = _flag(
+        None,
+        "r2://bucket[/prefix] (R2_ACCOUNT_ID), s3://bucket[/prefix], a folder or file:///path.",
+        metavar="DEST",
+    )
 
     # ------------------------------------------------------------------ how
-    include: Annotated[tuple[str, ...], NoDecode] = ()
-    exclude: Annotated[tuple[str, ...], NoDecode] = ()
-    concurrency: int = Field(default=_DEFAULTS.concurrency, ge=1, le=256)
-    part_size: int = _DEFAULTS.part_size
-    parts_in_flight: int = Field(default=_DEFAULTS.parts_in_flight, ge=1, le=256)
-    max_retries: int = Field(default=_DEFAULTS.max_retries, ge=0, le=100)
-    dry_run: bool = False
-    force: bool = False
-    quiet: bool = False
-    json_output: bool = Field(default=False, validation_alias=_env("DATA4R2_JSON"))
-    debug: bool = False
-    state: Path | None = None  # None: data4r2.state.paths.default_state_path()
+    include: Annotated[tuple[str, ...], NoDecode] = _flag(
+        (), "Only paths matching this glob (repeatable).", metavar="GLOB"
+    )
+    exclude: Annotated[tuple[str, ...], NoDecode] = _flag(
+        (), "Skip paths matching this glob (repeatable).", metavar="GLOB"
+    )
+    concurrency: int = _flag(
+        _DEFAULTS.concurrency, "Files (and part uploads) in flight.", metavar="N", ge=1, le=256
+    )
+    part_size: int = _flag(  # bounds: SinkLimits, in _part_limits below
+        _DEFAULTS.part_size,
+        "Multipart part size: 16MiB, 64M (M = MiB) or bytes; grown for huge files.",
+        metavar="SIZE",
+        default_text="16MiB",
+    )
+    parts_in_flight: int = _flag(
+        _DEFAULTS.parts_in_flight,
+        "Part buffers held at once (memory ≈ N × part size); raise it on a long fat link.",
+        metavar="N",
+        ge=1,
+        le=256,
+    )
+    max_retries: int = _flag(
+        _DEFAULTS.max_retries,
+        "Retries per file after its first attempt.",
+        metavar="N",
+        ge=0,
+        le=100,
+    )
+    dry_run: bool = _flag(False, "Print the plan; write nothing.")
+    force: bool = _flag(False, "Copy even files already identical.")
+    quiet: bool = _flag(False, "No progress, no summary.", short="-q")
+    json_output: bool = _flag(
+        False,
+        "One JSON line per file event, then the summary, on stdout.",
+        env=("DATA4R2_JSON",),
+        flag="--json",
+    )
+    debug: bool = _flag(False, "Debug logs (secrets redacted) and tracebacks.")
+    state: Path | None = _flag(  # None: data4r2.state.paths.default_state_path()
+        None, "SQLite state file (resume data).", metavar="FILE", default_text="the user data dir"
+    )
     # Finished syncs whose jobs the state file keeps per destination (the rest are pruned
-    # at the end of a run, so the file stays small); env twin DATA4R2_KEEP_SYNCS.
+    # at the end of a run, so the file stays small); environment only: DATA4R2_KEEP_SYNCS.
     keep_syncs: int = Field(default=_DEFAULTS.keep_syncs, ge=1, le=100_000)
 
     # ------------------------------------------------------------------ the Hub
-    token: SecretStr | None = Field(
-        default=None, validation_alias=_env("DATA4R2_TOKEN", "HF_TOKEN")
+    token: SecretStr | None = _flag(
+        None,
+        "Hub token for gated and private repos (else `hf auth login`'s).",
+        env=("DATA4R2_TOKEN", "HF_TOKEN"),
+        metavar="TOKEN",
     )
     # Only for a Hub behind a private CA: HubClient then trusts this file alone, which is why
     # the bucket's --ca-bundle is never reused for huggingface.co.
     hub_ca_bundle: Path | None = Field(default=None, validation_alias=_env("DATA4R2_HUB_CA_BUNDLE"))
     # Hub requests (resolve, listing, each file's open) per second, for every thread together;
     # None = as fast as the Hub allows (its 429s pause every thread at once: engine/pacer.py).
-    hub_rps: float | None = Field(default=None, gt=0, le=10_000)
+    hub_rps: float | None = _flag(
+        None, "Hub requests per second, all threads together.", metavar="N", gt=0, le=10_000
+    )
     hf_endpoint: str = Field(
         default=DEFAULT_HF_ENDPOINT,
         validation_alias=_env("DATA4R2_HF_ENDPOINT", "HF_ENDPOINT"),
@@ -113,14 +184,18 @@ class Settings(BaseSettings):
     # ------------------------------------------------------------------ the bucket
     # --endpoint-url is kept apart from AWS_ENDPOINT_URL: the latter is often set for other
     # tools and must not redirect an r2:// destination, while an explicit flag may.
-    endpoint_url: str | None = Field(default=None, validation_alias=_env("DATA4R2_ENDPOINT_URL"))
+    endpoint_url: str | None = _flag(
+        None, "S3 endpoint for s3:// (else AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL).", metavar="URL"
+    )
     # The service-specific name wins, as in the AWS SDKs' own lookup.
     aws_endpoint_url: str | None = Field(
-        default=None,
-        validation_alias=_env("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
+        default=None, validation_alias=_env("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
     )
-    ca_bundle: Path | None = Field(
-        default=None, validation_alias=_env("DATA4R2_CA_BUNDLE", "AWS_CA_BUNDLE")
+    ca_bundle: Path | None = _flag(
+        None,
+        "CA certificates for TLS to the S3/R2 endpoint.",
+        env=("DATA4R2_CA_BUNDLE", "AWS_CA_BUNDLE"),
+        metavar="FILE",
     )
     r2_account_id: str | None = Field(default=None, validation_alias=_env("R2_ACCOUNT_ID"))
     r2_jurisdiction: Jurisdiction | None = Field(
@@ -157,8 +232,11 @@ class Settings(BaseSettings):
     @field_validator("part_size")
     @classmethod
     def _part_limits(cls, value: int) -> int:
-        if not MIN_PART_SIZE <= value <= MAX_PART_SIZE:
-            raise ValueError("must be between 5MiB and 5GiB-5MiB (R2's part size limits)")
+        low, high = _LIMITS.min_part_size, _LIMITS.max_part_size
+        if not low <= value <= high:
+            raise ValueError(
+                f"must be between {low // MiB}MiB and {high // MiB}MiB (the store's part limits)"
+            )
         return value
 
     @field_validator("r2_jurisdiction", mode="before")
@@ -180,30 +258,52 @@ class Settings(BaseSettings):
             part_size=self.part_size,
             parts_in_flight=self.parts_in_flight,
             max_retries=self.max_retries,
-            dry_run=self.dry_run,
             force=self.force,
             prefix=prefix,
             keep_syncs=self.keep_syncs,
         )
 
+    def secrets(self) -> list[str]:
+        """Every secret value this run holds (each SecretStr field, and the access key id,
+        which is not secret alone but names the account): what log redaction hides."""
+        values = [getattr(self, name) for name in _SECRET]
+        values = [v.get_secret_value() if isinstance(v, SecretStr) else v for v in values]
+        return [v for v in values if v]
 
-_SECRET = {"token", "aws_secret_access_key", "aws_session_token"}
-_ENV_ONLY = {"hf_endpoint", "hub_ca_bundle", "keep_syncs"}  # no flag: name only the environment
+
+# Every SecretStr field counts, so a secret added later is redacted without a second list.
+_SECRET = [n for n, f in Settings.model_fields.items() if f.annotation == SecretStr | None]
+_SECRET.append("aws_access_key_id")
+
+
+def env_names(name: str) -> list[str]:
+    """The environment names of a field, in pydantic-settings' lookup order."""
+    alias = Settings.model_fields[name].validation_alias
+    choices = alias.choices if isinstance(alias, AliasChoices) else []
+    return [n for n in choices if isinstance(n, str)] or [f"DATA4R2_{name.upper()}"]
+
+
+def cli_extra(name: str) -> dict[str, Any]:
+    """What `_flag` recorded for a field: metavar, flag spelling."""
+    extra = Settings.model_fields[name].json_schema_extra
+    return extra if isinstance(extra, dict) else {}
+
+
+def flag_of(name: str) -> str | None:
+    """The long flag of a field (`--part-size`), or None for the environment-only ones
+    (those declared without `_flag`, hence without help text)."""
+    if Settings.model_fields[name].description is None:
+        return None
+    return str(cli_extra(name).get("flag") or f"--{name.replace('_', '-')}")
 
 
 def _describe(loc: str) -> tuple[str, str]:
     """(the field, how the user spells it: a flag and its env twin, or the env names)."""
-    for name, info in Settings.model_fields.items():
-        alias = info.validation_alias
-        choices = alias.choices if isinstance(alias, AliasChoices) else []
-        envs = [n for n in choices if isinstance(n, str)]
+    for name in Settings.model_fields:
+        envs = env_names(name)
         if loc == name or loc in envs:
-            if not envs:
-                envs = [f"DATA4R2_{name.upper()}"]
-            if envs[0].startswith("DATA4R2_") and name not in _ENV_ONLY:
-                flag = "--json" if name == "json_output" else f"--{name.replace('_', '-')}"
-                return name, f"{flag} ({' / '.join(envs)})"
-            return name, " / ".join(envs)
+            flag = flag_of(name)
+            return name, f"{flag} ({' / '.join(envs)})" if flag else " / ".join(envs)
     return loc, loc
 
 

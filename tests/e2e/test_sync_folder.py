@@ -33,7 +33,8 @@ def test_folder_sync_then_verify_then_nothing_to_do(cli: Env, tmp_path: Path) ->
 
     again = cli.run("sync", "acme/tiny-model", "--dest", str(dest), "--json")
     assert again.returncode == 0, again.stderr
-    summary = json.loads(again.stdout)
+    *events, summary = map(json.loads, again.stdout.splitlines())  # NDJSON, summary last
+    assert {e["path"] for e in events if e["event"] == "done"} == {"README.md", "config.json"}
     assert summary["copied"] == 2 and summary["skipped"] == len(MODEL_FILES) - 2
     assert (root / "config.json").read_bytes() == MODEL_FILES["config.json"][0]
 

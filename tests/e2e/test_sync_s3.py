@@ -46,7 +46,7 @@ def test_model_sync_copies_every_byte_then_a_second_run_copies_nothing(
     dest = f"s3://{bucket}/mirror"
     first = cli.run("sync", "acme/tiny-model", "--dest", dest, "--json", env=s3_env(r2))
     assert first.returncode == 0, first.stderr
-    summary = json.loads(first.stdout)
+    summary = json.loads(first.stdout.splitlines()[-1])  # NDJSON: the summary is last
     assert summary["copied"] == len(MODEL_FILES) and summary["failed"] == 0
 
     got = objects(r2, bucket, MODEL_KEY)
@@ -67,7 +67,7 @@ def test_model_sync_copies_every_byte_then_a_second_run_copies_nothing(
     r2.proxy.reset()
     second = cli.run("sync", "acme/tiny-model", "--dest", dest, "--json", env=s3_env(r2))
     assert second.returncode == 0, second.stderr
-    again = json.loads(second.stdout)
+    again = json.loads(second.stdout.splitlines()[-1])
     assert again["copied"] == 0 and again["skipped"] == len(MODEL_FILES)
     assert writes(r2) == []
 

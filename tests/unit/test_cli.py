@@ -43,12 +43,7 @@ ACCT = "0123456789abcdef0123456789abcdef"
 MiB = 1024**2
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in list(os.environ):
-        if name.startswith(("DATA4R2_", "HF_", "AWS_", "R2_")):
-            monkeypatch.delenv(name)
-    return monkeypatch
+pytestmark = pytest.mark.usefixtures("clean_env")  # tests/unit/conftest.py
 
 
 @pytest.fixture
@@ -73,6 +68,11 @@ def one_error_line(err: str) -> str:
     assert len(lines) == 1, err
     assert lines[0].startswith("data4r2: error: ")
     return lines[0]
+
+
+def json_lines(out: str) -> list[dict[str, object]]:
+    """sync --json's stdout: one JSON document per line (NDJSON), the summary last."""
+    return [json.loads(line) for line in out.splitlines()]
 
 
 def files_under(root: Path) -> set[str]:
@@ -198,8 +198,12 @@ def test_sync_to_a_folder_then_nothing_to_do(
     assert state.exists()
 
     code, out, _ = run([*argv, "--json"], capsys, Overrides(hub=hub))
-    doc = json.loads(out)  # stdout holds the document only
+    *events, doc = json_lines(out)  # stdout holds JSON lines only
     assert code == 0
+    assert sorted((e["event"], e["path"]) for e in events) == sorted(
+        ("skipped", p) for p in hub.files
+    )
+    assert doc["event"] == "summary"
     assert (doc["ok"], doc["copied"], doc["skipped"], doc["failed"]) == (True, 0, 3, 0)
     assert doc["commit"] == hub.commit
 
@@ -268,8 +272,14 @@ def test_failed_file_exit_1_with_reason(
         capsys,
         Overrides(hub=hub, store=MemoryJobStore()),
     )
-    doc = json.loads(out)
+    *events, doc = json_lines(out)
     assert code == 1
+    readme = [(e["event"], e.get("attempt")) for e in events if e["path"] == "README.md"]
+    assert readme == [("started", 1), ("retrying", 1), ("started", 2), ("failed", None)]
+    assert {(e["event"], e["path"]) for e in events} >= {
+        ("done", "config.json"),
+        ("done", "weights/model.safetensors"),
+    }
     assert (doc["ok"], doc["copied"], doc["failed"]) == (False, 2, 1)
     assert doc["failures"][0]["path"] == "README.md"
     assert doc["failures"][0]["reason"]
@@ -409,6 +419,19 @@ def test_live_display_renders_on_a_terminal() -> None:
         reporter.progress.refresh()
         assert len(reporter.progress.tasks) == 1  # only the overall bar is left
     assert "checksum [mismatch]" in re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", buf.getvalue())
+
+
+def test_live_display_escapes_hostile_names() -> None:
+    buf = io.StringIO()
+    with LiveDisplay(Console(file=buf, force_terminal=True, width=200)) as display:
+        display(PlanReady(_plan(10)))
+        display(FileStarted("evil\x1b[31mred", 10, 1))
+        assert display.progress.tasks[1].description.strip() == "evil\\x1b[31mred"
+        display(FileRetrying("evil\x1b[31mred", 1, "bad\nforged line"))
+        display(FileFailed("evil\x1b[31mred", "gone"))
+    shown = buf.getvalue()
+    assert "\x1b[31mred" not in shown and "\nforged" not in shown
+    assert "evil\\x1b[31mred" in shown and "bad\\nforged line" in shown
 
 
 def test_reporter_choice() -> None:

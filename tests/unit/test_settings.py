@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -14,13 +13,7 @@ from data4r2.settings import InvalidSetting, Settings, load_settings, parse_size
 MiB = 1024**2
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """No stray HF_*/AWS_*/R2_*/DATA4R2_* from the machine running the tests."""
-    for name in list(os.environ):
-        if name.startswith(("DATA4R2_", "HF_", "AWS_", "R2_")):
-            monkeypatch.delenv(name)
-    return monkeypatch
+pytestmark = pytest.mark.usefixtures("clean_env")  # tests/unit/conftest.py
 
 
 def invalid(**values: object) -> str:
@@ -208,3 +201,20 @@ def test_ca_bundles_stay_apart(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("DATA4R2_HUB_CA_BUNDLE", "/etc/hub-ca.pem")
     assert load_settings().hub_ca_bundle == Path("/etc/hub-ca.pem")
     assert load_settings(ca_bundle="").ca_bundle is None  # not Path("."), the cwd
+
+
+def test_part_size_bounds_are_the_sinks_limits() -> None:
+    from data4r2.domain import SinkLimits
+
+    limits = SinkLimits()
+    assert load_settings(part_size=limits.max_part_size).part_size == limits.max_part_size
+    assert "--part-size" in invalid(part_size=limits.max_part_size + 1)
+    assert "--part-size" in invalid(part_size=limits.min_part_size - 1)
+
+
+def test_secrets_lists_every_credential_value(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("HF_TOKEN", "hf_tok")
+    clean_env.setenv("AWS_ACCESS_KEY_ID", "AKID")
+    clean_env.setenv("AWS_SECRET_ACCESS_KEY", "sekret")
+    clean_env.setenv("AWS_SESSION_TOKEN", "sess")
+    assert sorted(load_settings().secrets()) == ["AKID", "hf_tok", "sekret", "sess"]

@@ -37,6 +37,7 @@ from ..domain import (
     PlanReady,
     SyncSummary,
 )
+from .text import printable
 
 
 class Reporter(Protocol):
@@ -171,6 +172,11 @@ class LogLines:
         )
 
 
+def _safe(text: str) -> str:
+    """Untrusted text inside Rich markup: control characters escaped, brackets literal."""
+    return escape(printable(text))
+
+
 class LiveDisplay:
     """Rich live display: overall bytes and files, rate, ETA, and a bar per active file."""
 
@@ -215,17 +221,17 @@ class LiveDisplay:
                 return
             case FileStarted(path, size):
                 self._drop(path)
-                self.files[path] = p.add_task(f"  {escape(path)}", total=size)
+                self.files[path] = p.add_task(f"  {_safe(path)}", total=size)
             case BytesMoved(path, nbytes):
                 if path in self.files:
                     p.advance(self.files[path], nbytes)
             case FileDone(path, skipped=False) | FileFailed(path):
                 self._drop(path)
                 if isinstance(event, FileFailed):
-                    p.console.print(f"[red]failed[/] {escape(path)}: {escape(event.reason)}")
+                    p.console.print(f"[red]failed[/] {_safe(path)}: {_safe(event.reason)}")
             case FileRetrying(path, attempt, reason):
                 p.console.print(
-                    f"[yellow]retrying[/] {escape(path)} (attempt {attempt}): {escape(reason)}"
+                    f"[yellow]retrying[/] {_safe(path)} (attempt {attempt}): {_safe(reason)}"
                 )
             case FileWaiting(path, reason):
                 p.console.print(f"[yellow]waiting[/] {escape(path)}: {escape(reason)}")
@@ -240,7 +246,9 @@ def make_reporter(console: Console, *, quiet: bool, live: bool | None = None) ->
         return Quiet()
     if live if live is not None else console.is_terminal:
         return LiveDisplay(console)
-    return LogLines(lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
+    return LogLines(
+        lambda line: console.print(printable(line), markup=False, highlight=False, soft_wrap=True)
+    )
 
 
 def summary_lines(summary: SyncSummary) -> list[str]:

@@ -23,6 +23,7 @@ def _dump(doc: dict[str, Any]) -> str:
 def sync_json(summary: SyncSummary) -> str:
     return _dump(
         {
+            "event": "summary",  # the last of --json's lines (json_events.py)
             "command": "sync",
             "ok": summary.ok,
             "repo": summary.repo,

@@ -19,7 +19,6 @@ class SyncOptions:
     request_attempts: int = 6  # per request (429, 5xx, resets), with capped backoff
     retry_base_delay: float = 0.5
     retry_max_delay: float = 30.0
-    dry_run: bool = False
     force: bool = False
     prefix: str = ""  # key prefix inside the bucket or folder
     keep_syncs: int = 20  # finished syncs (and their jobs) the state keeps per destination
