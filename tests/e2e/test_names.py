@@ -36,7 +36,7 @@ def repo(cli: Env) -> Repo:
 
 
 def synced(res_stdout: str) -> dict[str, object]:
-    summary = json.loads(res_stdout)
+    summary = json.loads(res_stdout.splitlines()[-1])  # NDJSON: the summary is last
     assert isinstance(summary, dict)
     return summary
 

@@ -61,7 +61,7 @@ def test_a_hostile_path_fails_alone_and_the_rest_is_mirrored(cli: Env, tmp_path:
     dest = tmp_path / "mirror"
     res = cli.run("sync", "acme/evil", "--dest", str(dest), "--json")
     assert res.returncode == 1, res.stderr  # README: 1 = some files failed
-    summary = json.loads(res.stdout)
+    summary = json.loads(res.stdout.splitlines()[-1])  # NDJSON: the summary is last
     assert summary["copied"] == len(legal) and summary["failed"] == 1 and not summary["ok"]
     [failure] = summary["failures"]
     assert failure["path"] == "../../escape.txt" and "'..' segment" in failure["reason"]

@@ -61,7 +61,7 @@ def test_two_runs_publish_each_object_once_and_leave_no_upload_open(
     stderr = [e.text() for e in errs]
 
     assert [p.returncode for p in procs] == [0, 0], stderr
-    summaries = [json.loads(out) for out in outs]
+    summaries = [json.loads(out.splitlines()[-1]) for out in outs]  # NDJSON: summary last
     assert sum(s["copied"] for s in summaries) == len(MODEL_FILES)  # each file by one run
     assert sum(s["skipped"] for s in summaries) == len(MODEL_FILES)  # the other found it done
     waiting = [line for e in stderr for line in e.splitlines() if "waiting" in line]
