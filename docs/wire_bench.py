@@ -2,16 +2,17 @@
 
     PYTHONPATH=src:tests python docs/wire_bench.py [--mib 1024] [--runs 3] [--aiohttp-path SITE]
 
-Download leg: one LFS file from the fake hub (302 to its CDN origin), read into a reused
-16 MiB buffer by data4r2's `hub/stream.py`, by urllib3 (`readinto`), by httpx (`iter_raw`,
-no copy: the cheapest way httpx offers) and, when `--aiohttp-path` names a site-packages
-holding aiohttp (kept out of the project's environment), by aiohttp on asyncio (`iter_any`,
-no copy). Upload leg: the same bytes as 16 MiB UploadParts to SeaweedFS (`weed mini`, plain
-http) through data4r2's `sinks/s3_wire.py` and through boto3's `upload_part` with the same
-botocore Config (`sinks/s3_config.py`: unsigned payload, checksums only when required) and
-the same CRC32C header. Each variant runs in its own process; the figure is that process's
-user+sys CPU around the transfer only (imports and set-up excluded), per GiB. Variants run
-interleaved, once per round. Prints one Markdown row per variant: median [min-max].
+Download leg: one LFS file from the fake hub (302 to its CDN origin), read into a reused 16 MiB
+buffer by data4r2's `hub/stream.py`, by urllib3 (`readinto`), by httpx (`iter_raw`, no copy: the
+cheapest way httpx offers) and, when `--aiohttp-path` names a site-packages holding aiohttp
+(kept out of the project's environment), by aiohttp on asyncio (`iter_any`, no copy). Upload
+leg: the same bytes as 16 MiB UploadParts to SeaweedFS (`weed mini`, plain http) through
+data4r2's `sinks/s3_wire.py` and through boto3's `upload_part` with the same botocore Config
+(`sinks/s3_config.py`: unsigned payload, checksums only when required) and the same CRC32C
+header, and once more with payload signing on (`boto3-signed`). Each variant runs in its own
+process; the figure is that process's user+sys CPU around the transfer only (imports and set-up
+excluded), per GiB. Variants run interleaved, once per round. Prints one Markdown row per
+variant: median [min-max].
 Results and what they justify: docs/design.md §10.
 """
 
@@ -89,6 +90,7 @@ def _download(variant: str, hub: str, size: int, sha256: str) -> float:
 
 def _upload(variant: str, endpoint: str, bucket: str, size: int) -> float:
     import boto3
+    from botocore.config import Config
     from botocore.credentials import Credentials
 
     from data4r2.sinks.checksums import crc32c_b64
@@ -97,13 +99,18 @@ def _upload(variant: str, endpoint: str, bucket: str, size: int) -> float:
 
     body = bytearray(os.urandom(PART))
     crc = crc32c_b64(memoryview(body))
+    config = control_config(4)
+    if variant == "boto3-signed":  # what payload signing would cost: a SHA-256 pass per part
+        config = config.merge(
+            Config(s3={"addressing_style": "path", "payload_signing_enabled": True})
+        )
     client = boto3.session.Session().client(
         "s3",
         endpoint_url=endpoint,
         aws_access_key_id=os.environ["AK"],
         aws_secret_access_key=os.environ["SK"],
         region_name="us-east-1",
-        config=control_config(4),
+        config=config,
     )
     key = f"bench-{variant}"
     upload_id = client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
@@ -205,7 +212,7 @@ def main() -> None:
                     rows.setdefault(f"download, {variant}", []).append(
                         _run([*cmd, "--leg", "down"], child_env)
                     )
-                for variant in ("data4r2", "boto3"):
+                for variant in ("data4r2", "boto3", "boto3-signed"):
                     up = ["--child", "--size", str(size), "--endpoint", weed.endpoint]
                     cmd = [*up, "--bucket", bucket, "--variant", variant, "--leg", "up"]
                     rows.setdefault(f"upload parts, {variant}", []).append(_run(cmd, env))
