@@ -11,7 +11,7 @@ import pytest
 # `import fakehub` / `import servers` from any test folder, whatever pytest's import mode.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from servers.r2_fixtures import r2, r2_http  # noqa: F401 - the strict R2 double (r2.md §8)
+from servers.r2_fixtures import r2, r2_http  # noqa: F401 - the strict R2 double (docs/r2.md §8)
 from servers.seaweed import SeaweedServer, start_seaweed  # works thanks to the line above
 
 

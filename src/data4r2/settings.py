@@ -26,7 +26,7 @@ from .engine.options import SyncOptions
 
 MiB = 1024**2
 _DEFAULTS = SyncOptions()
-# R2's part rules (r2.md §2); a bad --part-size is a usage error, found before any request.
+# R2's part rules (docs/r2.md §2); a bad --part-size is a usage error, found before any request.
 MIN_PART_SIZE = 5 * MiB
 MAX_PART_SIZE = 5 * 1024**3 - 5 * MiB
 DEFAULT_HF_ENDPOINT = "https://huggingface.co"

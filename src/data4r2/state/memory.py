@@ -1,6 +1,6 @@
 """The in-memory JobStore twin for unit tests: plain Python, the same contract as SQLite.
 
-It fakes the Protocol, not the SQL (see style.md on procrastinate's InMemoryConnector), and
+It fakes the Protocol, not the SQL (docs/testing.md §4), and
 tests/contract/ holds both stores to the same suite so the twin cannot drift.
 """
 
