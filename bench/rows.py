@@ -61,7 +61,7 @@ def base_env(ctx: Ctx) -> dict[str, str]:
     env.update(
         HF_ENDPOINT=ctx.hub.url,
         HF_HOME=str(ctx.scratch / "hf-home"),
-        HF_HUB_DISABLE_XET="1",  # the fake hub has no CAS; plain HTTP like hub-contract §2
+        HF_HUB_DISABLE_XET="1",  # the fake hub has no CAS; plain HTTP (docs/hub.md §6)
         HF_HUB_DISABLE_TELEMETRY="1",
         HF_HUB_DISABLE_PROGRESS_BARS="1",
         DO_NOT_TRACK="1",

@@ -30,7 +30,7 @@ for _name in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_ASSETS_CACHE", "HF_TO
 sys.path.insert(0, str(Path(__file__).parent))
 
 # (after the home is isolated, hence E402)
-from servers.r2_fixtures import r2, r2_http  # noqa: E402, F401 - the strict R2 double (r2.md §8)
+from servers.r2_fixtures import r2, r2_http  # noqa: E402, F401 - the strict R2 double (docs/r2.md §8)
 from servers.seaweed import SeaweedServer, start_seaweed  # noqa: E402
 
 

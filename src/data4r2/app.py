@@ -101,7 +101,7 @@ def build_sink(settings: Settings, dest: Destination) -> ObjectSink:
 
 
 def s3_endpoint(settings: Settings, dest: Destination) -> tuple[str, str]:
-    """(endpoint URL, SigV4 region) of a bucket destination: R2 signs for `auto` (r2.md §1)."""
+    """(endpoint URL, SigV4 region) of a bucket destination: R2 signs for `auto` (docs/r2.md §1)."""
     region = "auto" if dest.kind is Kind.R2 else (settings.aws_region or "us-east-1")
     return dest.endpoint_url or f"https://s3.{region}.amazonaws.com", region
 

@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 from .domain import InvalidDestination, UnsafePath, safe_relative_path
 
 JURISDICTIONS = ("eu", "fedramp", "us")
-# r2.md §1: 3–63 characters of [a-z0-9-], alphanumeric at both ends.
+# docs/r2.md §1: 3–63 characters of [a-z0-9-], alphanumeric at both ends.
 _R2_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 # S3's general-purpose rule adds dots (MinIO and SeaweedFS follow it).
 _S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -64,7 +64,7 @@ class Destination:
 
 
 def r2_endpoint(account_id: str, jurisdiction: str | None = None) -> str:
-    """`https://<ACCOUNT_ID>[.<J>].r2.cloudflarestorage.com` (r2.md §1)."""
+    """`https://<ACCOUNT_ID>[.<J>].r2.cloudflarestorage.com` (docs/r2.md §1)."""
     if not re.fullmatch(r"[A-Za-z0-9]{1,64}", account_id):
         raise InvalidDestination(
             f"R2_ACCOUNT_ID {account_id!r} is not an account id "

@@ -1,6 +1,6 @@
 """The three seams the engine talks through. Adapters implement them; the engine sees only these.
 
-All methods are blocking: the engine runs them in threads (see engine/pool.py for why).
+All methods are blocking: the engine runs them in threads (docs/design.md §4 says why).
 """
 
 from __future__ import annotations

@@ -29,7 +29,8 @@ from .engine.options import SyncOptions
 
 MiB = 1024**2
 _DEFAULTS = SyncOptions()
-# The store's part rules; a bad --part-size is a usage error, found before any request.
+# The store's part rules (docs/r2.md §2); a bad --part-size is a usage error, found before
+# any request.
 _LIMITS = SinkLimits()
 DEFAULT_HF_ENDPOINT = "https://huggingface.co"
 

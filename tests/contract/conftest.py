@@ -25,7 +25,7 @@ from data4r2.sinks.s3 import S3Sink
 if TYPE_CHECKING:
     from servers.seaweed import SeaweedServer
 
-# s3-tls: R2 is reached over https, where botocore frames bodies differently (r2.md §5).
+# s3-tls: R2 is reached over https, where botocore frames bodies differently (docs/r2.md §5).
 # s3-r2: through the strict R2 double (tests/servers/r2proxy.py), so the S3 sink's requests
 # are held to the rules SeaweedFS does not enforce.
 SINKS = ["memory", "folder", "folder-sidecar", "s3", "s3-tls", "s3-r2"]

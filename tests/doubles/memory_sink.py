@@ -1,6 +1,6 @@
 """An in-memory ObjectSink: the twin for unit tests and the strict R2 double.
 
-No S3 server we can run enforces R2's rules (docs/r2.md §8, test-servers.md), so this one
+No S3 server we can run enforces R2's rules (docs/r2.md §8, docs/testing.md §3), so this one
 does, with R2's error codes in the messages, when `strict_r2` is on:
 
 - non-trailing parts all the same size, the last not larger (checked at Complete);

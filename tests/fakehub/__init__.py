@@ -1,4 +1,4 @@
-"""A fake Hugging Face Hub for data4r2's tests and benchmarks (see hub-contract.md).
+"""A fake Hugging Face Hub for data4r2's tests and benchmarks (see docs/hub.md).
 
 from fakehub import FakeHub, Repo
 

@@ -1,4 +1,4 @@
-"""The Hub origin: entry point, rate limits, pre-answer faults and routing (hub-contract §1–§5).
+"""The Hub origin: entry point, rate limits, pre-answer faults and routing (docs/hub.md §1–§5).
 The routes themselves live in `metadata.py` and `downloads.py`."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Tokens and the access matrix of hub-contract §3."""
+"""Tokens and the access matrix of docs/hub.md §3."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def caller_from(authorization: str | None, tokens: Mapping[str, TokenInfo], ip: 
 
 
 def check_repo(repo: Repo | None, caller: Caller, *, content: bool, endpoint: str) -> Repo:
-    """The §3 matrix. Metadata (`content=False`) of gated repos is public; content is not."""
+    """docs/hub.md §3. Metadata (`content=False`) of gated repos is public; content is not."""
     member = caller.info is not None and repo is not None and caller.info.is_member(repo)
     if repo is None or (repo.private and not member):
         raise errors.repo_not_found(anonymous=caller.anonymous)

@@ -1,4 +1,4 @@
-"""Download routes (hub-contract §2): /resolve/ (307 or 302 to the CDN) and /api/resolve-cache/."""
+"""Download routes (docs/hub.md §2): /resolve/ (307 or 302 to the CDN) and /api/resolve-cache/."""
 
 from __future__ import annotations
 

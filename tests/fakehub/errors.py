@@ -1,4 +1,4 @@
-"""Hub error answers (hub-contract §3): status, X-Error-Code, X-Error-Message, JSON body."""
+"""Hub error answers (docs/hub.md §3): status, X-Error-Code, X-Error-Message, JSON body."""
 
 from __future__ import annotations
 

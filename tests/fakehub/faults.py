@@ -1,4 +1,4 @@
-"""Fault injection (hub-contract §7, items 19–27): per route and file, by count or probability.
+"""Fault injection (docs/hub.md §7, items 19–27): per route and file, by count or probability.
 
     hub.faults.add(kind=503, route="resolve", path_glob="*.bin", count=2, retry_after=1)
     hub.faults.add(kind="disconnect", route="cdn", after_bytes=1000)

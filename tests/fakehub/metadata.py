@@ -1,4 +1,4 @@
-"""Metadata routes (hub-contract §1): repo info, tree, paths-info, refs, commits, tokens."""
+"""Metadata routes (docs/hub.md §1, §7): repo info, tree, paths-info, refs, commits, tokens."""
 
 from __future__ import annotations
 

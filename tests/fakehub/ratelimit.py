@@ -1,4 +1,4 @@
-"""Fixed-window rate limits per caller and bucket (hub-contract §4), on the test clock."""
+"""Fixed-window rate limits per caller and bucket (docs/hub.md §4), on the test clock."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Routing on the RAW request path (hub-contract §1–§2).
+"""Routing on the RAW request path (docs/hub.md §1–§2).
 
 The repo id is found by the marker after it (`/resolve/`, `/tree/`, `/revision/` …), never by
 counting segments. Revisions may arrive encoded (`refs%2Fpr%2F1`) or raw (`refs/pr/1`): the

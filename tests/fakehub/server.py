@@ -258,7 +258,7 @@ class _Writer:
 
 
 class FakeHub:
-    """A fake Hugging Face Hub (hub-contract.md) for tests and benchmarks.
+    """A fake Hugging Face Hub (docs/hub.md) for tests and benchmarks.
 
     hub = FakeHub(tokens={"hf_good": {"user": "alice", "approved": {"acme/gated"}}})
     hub.add(repo)

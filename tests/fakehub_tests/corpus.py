@@ -1,4 +1,4 @@
-"""The repos every fake-hub test serves (hub-contract §7 item 1)."""
+"""The repos every fake-hub test serves (docs/hub.md §7 item 1)."""
 
 from __future__ import annotations
 

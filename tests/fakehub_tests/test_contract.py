@@ -1,4 +1,4 @@
-"""hub-contract §7 items 3–18 against the fake hub, with raw httpx (no redirects followed)."""
+"""docs/hub.md §7 items 3–18 against the fake hub, with raw httpx (no redirects followed)."""
 
 from __future__ import annotations
 

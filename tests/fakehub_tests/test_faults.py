@@ -1,4 +1,4 @@
-"""hub-contract §7 items 19–27: injected faults, seen with raw httpx and raw sockets."""
+"""docs/hub.md §7 items 19–27: injected faults, seen with raw httpx and raw sockets."""
 
 from __future__ import annotations
 

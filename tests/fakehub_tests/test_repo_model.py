@@ -44,7 +44,7 @@ def test_pointer_text_and_pointer_size(size: int) -> None:
     )
     assert len(pointer) == 125 + len(str(size))
     if size == 6_230_011:
-        assert len(pointer) == 132  # the figure quoted in hub-contract §1
+        assert len(pointer) == 132  # the figure quoted in docs/hub.md §1
 
 
 def test_lfs_blob_hashes_are_derived(corpus: Corpus) -> None:

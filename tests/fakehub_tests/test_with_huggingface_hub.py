@@ -1,4 +1,4 @@
-"""The fake hub against the real `huggingface_hub` client (hub-contract §7, "run with
+"""The fake hub against the real `huggingface_hub` client (docs/hub.md §7, "with
 huggingface_hub"). hf_xet is installed but the fake has no CAS: Xet is disabled by patching the
 constant `is_xet_available()` reads at call time (equivalent to HF_HUB_DISABLE_XET=1)."""
 
@@ -224,7 +224,7 @@ def test_resume_after_a_cdn_disconnect(hub: FakeHub, tmp_path: Path) -> None:
 
 
 def test_corruption_is_not_detected_by_huggingface_hub(hub: FakeHub, tmp_path: Path) -> None:
-    """§2 step 3: it checks the byte count only; data4r2 must hash."""
+    """docs/hub.md §2: it checks the byte count only; data4r2 must hash."""
     hub.faults.add(kind="corrupt", route="cdn", offset=5)
     path = hf_hub_download(
         "acme/model", LFS_PATH, endpoint=hub.url, cache_dir=tmp_path, token=False

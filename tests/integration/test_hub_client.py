@@ -1,4 +1,4 @@
-"""HubClient against the fake hub: resolve, list, stream, and every §3 error (hub-contract)."""
+"""HubClient against the fake hub: resolve, list, stream, and every error of docs/hub.md §3."""
 
 from __future__ import annotations
 
@@ -368,7 +368,7 @@ def test_connections_are_reused_per_thread(hub: FakeHub) -> None:
     hc.close()
 
 
-# --------------------------------------------------------------------------- errors (§3, §4)
+# ---------------------------------------------------------------- errors (docs/hub.md §3, §4)
 
 
 def one_line(exc: BaseException) -> str:

@@ -1,7 +1,7 @@
 """The strict R2 double (tests/servers/r2proxy.py) in front of a real `weed mini`.
 
-Each rule of r2.md §8: a request that breaks it is refused with R2's status and code, and a
-legal neighbour goes through to SeaweedFS. Clients use r2.md §5's settings unless a test says
+Each rule of docs/r2.md §8: a request that breaks it is refused with R2's status and code, and a
+legal neighbour goes through to SeaweedFS. Clients use docs/r2.md §5's settings unless a test says
 otherwise; most tests run over https, as R2 is reached.
 """
 

@@ -61,10 +61,10 @@ class R2Double:
         return self.seaweed.secret_key
 
     def client(self, *, access_key: str | None = None, **config: Any) -> S3Client:
-        """boto3 with the settings R2 accepts (r2.md §5 "Our config"); `config` overrides.
+        """boto3 with the settings R2 accepts (docs/r2.md §5); `config` overrides.
 
         `total_max_attempts=1`: botocore's `max_attempts` counts *retries*, so the
-        `max_attempts: 1` of r2.md still resends once and would hide the double's answers.
+        `max_attempts: 1` still resends once (docs/r2.md §4) and would hide the double's answers.
         """
         settings: dict[str, Any] = {
             "request_checksum_calculation": "when_required",

@@ -17,18 +17,18 @@ from xml.sax.saxutils import escape
 
 MiB = 1024**2
 GiB = 1024**3
-MAX_BODY = 5 * GiB - 5 * MiB  # one PutObject / UploadPart body [r2.md §2]
+MAX_BODY = 5 * GiB - 5 * MiB  # one PutObject / UploadPart body [docs/r2.md §2]
 MIN_PART = 5 * MiB  # every part but the last
 MAX_PARTS = 10_000
 MAX_KEY_BYTES = 1024
 MAX_METADATA_BYTES = 8192
-REGIONS = frozenset({"auto", "us-east-1", ""})  # SigV4 scope regions R2 accepts [r2.md §1]
+REGIONS = frozenset({"auto", "us-east-1", ""})  # SigV4 scope regions R2 accepts [docs/r2.md §1]
 EQUAL_PARTS = "All non-trailing parts must have the same length."
 
 # x-amz-checksum-<name> headers that carry a value (not algorithm/type/mode selectors).
 CHECKSUM_VALUES = frozenset({"crc32", "crc32c", "crc64nvme", "sha1", "sha256"})
 CHECKSUM_SELECTORS = frozenset({"algorithm", "type", "mode"})
-# The only checksum type R2 allows per algorithm on a multipart upload [r2.md §3].
+# The only checksum type R2 allows per algorithm on a multipart upload [docs/r2.md §3].
 MULTIPART_TYPE = {
     "CRC64NVME": "FULL_OBJECT",
     "CRC32": "COMPOSITE",

@@ -1,7 +1,7 @@
 """A strict Cloudflare R2 double: an HTTP(S) reverse proxy in front of SeaweedFS.
 
 SeaweedFS stores the bytes and checks signatures and checksums; this proxy refuses, with R2's
-status and error code, every request R2 would refuse and SeaweedFS would take (r2.md §8): the
+status and error code, every request R2 would refuse and SeaweedFS would take (docs/r2.md §8): the
 stateless rules are in `r2_rules.py`; the stateful ones are here:
 
 - CompleteMultipartUpload is checked against the sizes of the parts as they passed through
@@ -9,14 +9,14 @@ stateless rules are in `r2_rules.py`; the stateful ones are here:
   A part the proxy never saw fails Complete with InvalidPart: upload through the double.
 - at most one write per key per second (PutObject, CompleteMultipartUpload, CopyObject,
   DeleteObject) → 429 TooManyRequests. A write counts when the proxy forwards it, whatever
-  SeaweedFS answers. Whether R2 counts UploadPart is unstated (r2.md §2), so it does not by
+  SeaweedFS answers. Whether R2 counts UploadPart is unstated (docs/r2.md §2), so it does not by
   default; `upload_part_is_write=True` makes it count.
 - an upload older than 7 days (by `clock`) → 404 NoSuchUpload, as R2's default lifecycle rule.
 - a conditional Complete that fails (412) destroys the upload, as on R2: its later UploadPart,
   ListParts, Complete or Abort → 404 NoSuchUpload.
 - upstream 403 InvalidAccessKeyId becomes R2's 401 Unauthorized.
 - `x-amz-checksum-*` headers are removed from GetObject/HeadObject answers: whether R2 returns
-  stored checksums over S3 is undocumented (r2.md §3), so our verification must not read them.
+  stored checksums over S3 is undocumented (docs/r2.md §3), so our verification must not read them.
 
 Host header: requests go upstream byte for byte with the client's own Host header (SigV4
 signs it; weed checks the signature against the Host it receives), so nothing is re-signed and
@@ -49,8 +49,8 @@ from .r2_journal import Exchange, Journal, Source, interesting
 from .r2_rules import MAX_PARTS, R2Error, S3Request, check_part_layout, check_request, parse_request
 
 CHUNK = 1024 * 1024  # the streaming buffer, both directions
-WRITE_INTERVAL = 1.0  # R2: one write per key per second [r2.md §2]
-UPLOAD_LIFETIME = 7 * 24 * 3600.0  # R2's default lifecycle rule [r2.md §2]
+WRITE_INTERVAL = 1.0  # R2: one write per key per second [docs/r2.md §2]
+UPLOAD_LIFETIME = 7 * 24 * 3600.0  # R2's default lifecycle rule [docs/r2.md §2]
 DRAIN_LIMIT = 64 * 1024 * 1024  # read a refused body up to this size to keep the connection
 MAX_COMPLETE_BODY = 16 * 1024 * 1024  # 10,000 parts with checksums fit easily
 _HOP_BY_HOP = frozenset(

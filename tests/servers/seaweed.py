@@ -1,7 +1,7 @@
 """Start and stop a real S3 server, SeaweedFS `weed mini`, for tests and benchmarks.
 
 One process, ready in about a second; it checks SigV4 signatures and `x-amz-checksum-*`
-headers, which is what the S3 sink's tests need (see docs/test-servers.md). Every port is
+headers, which is what the S3 sink's tests need (see docs/testing.md §1). Every port is
 chosen by the OS, so parallel sessions on one machine do not collide.
 """
 

@@ -1,4 +1,4 @@
-"""Hub answers → domain errors, without a network (hub-contract §3 and §4)."""
+"""Hub answers → domain errors, without a network (docs/hub.md §3 and §4)."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def _err(
     return err
 
 
-# (status, X-Error-Code, X-Error-Message, authenticated, expected type) — hub-contract §3
+# (status, X-Error-Code, X-Error-Message, authenticated, expected type) — docs/hub.md §3
 TABLE = [
     (401, "RepoNotFound", "Invalid username or password.", False, RepoNotFound),
     (404, "RepoNotFound", "Repository not found", True, RepoNotFound),

@@ -309,7 +309,7 @@ def test_fail_next_can_target_one_key() -> None:
 
 
 def test_fail_next_after_applies_the_call_then_raises() -> None:
-    # A Complete whose answer was lost: the object exists and the upload is gone (r2.md §4).
+    # A Complete whose answer was lost: the object exists and the upload is gone (docs/r2.md §6).
     sink = MemorySink()
     upload_id, parts, whole = multipart(sink, "k", [5 * MiB, MiB])
     sink.fail_next("complete", TimeoutError("read timed out"), after=True)

@@ -35,7 +35,7 @@ from .headers import parse_retry_after, ratelimit_wait
 
 Origin = Literal["hub", "cdn"]
 
-# The Hub's wording for a disabled repo; it sends no X-Error-Code for it (hub-contract §3),
+# The Hub's wording for a disabled repo; it sends no X-Error-Code for it (docs/hub.md §3),
 # so huggingface_hub matches the message too.
 _DISABLED = "access to this resource is disabled"
 _INVALID_TOKEN = "invalid credentials"  # noqa: S105 - a message, not a secret
@@ -129,7 +129,7 @@ def hub_error(
         return HubError(detail)
 
     if code == "GatedRepo":
-        # 401 = anonymous, 403 = a token that is not (yet) approved (hub-contract §3).
+        # 401 = anonymous, 403 = a token that is not (yet) approved (docs/hub.md §3).
         return GatedRepo(repo.repo_id, gate_url(endpoint, repo), authenticated=status == 403)
     if code == "RevisionNotFound":
         return RevisionNotFound(repo.repo_id, revision or repo.revision)

@@ -1,15 +1,15 @@
 """The bytes of one Hub file: GET /resolve/{commit}/{path} on stdlib http.client.
 
-Why http.client and not httpx/urllib3 (perf-notes §2, measured here on 1 GiB): `readinto` of
-the caller's buffer goes straight from the socket into it (recv_into; 0.35 CPU-s/GiB at the
-floor), while httpx reads 64 KiB chunks in pure Python and hands out new bytes objects
-(2.2 CPU-s/GiB, 2–3× aiohttp), and urllib3/requests add the same per-chunk copies. On the hot
-path that difference is most of our CPU budget, so the download leg is ~150 lines of our own:
+Why http.client (docs/design.md §5, measured by docs/wire_bench.py): `readinto` of the
+caller's buffer goes straight from the socket into it (recv_into), nothing allocated per
+chunk: about a third of the CPU per GiB of httpx (huggingface_hub's client, 64 KiB chunks in
+pure Python), less than aiohttp. urllib3's `readinto` costs about the same; what decides is the
+token rule below and our range and length checks, so the download leg is ~150 lines of our own:
 redirects, connection reuse and range checks. Metadata stays on huggingface_hub (client.py).
 
 Redirects are followed by hand because the token must reach the Hub's origin only: a relative
 307 (/api/resolve-cache/…) stays on the origin and keeps it, a 302 to the CDN drops it
-(hub-contract §2, §5).
+(docs/hub.md §2, §5).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """ObjectSink for Cloudflare R2 and any S3-compatible store.
 
-Two paths (perf-notes.md "Best combination"): control calls go through a boto3 client set
-up per r2.md §5 (s3_config.py); the two calls that carry file bytes — PutObject and
+Two paths (docs/design.md §6): control calls go through a boto3 client set
+up per docs/r2.md §5 (s3_config.py); the two calls that carry file bytes — PutObject and
 UploadPart — go through s3_wire.py, raw signed PUTs of memoryviews. Every write carries a
 checksum header the store verifies: SHA-256 for a single PUT (the file's own hash, so a
 corrupt body is refused and never visible), CRC32C per part (R2 cannot check a whole-file
@@ -147,7 +147,7 @@ class S3Sink:
 
     @property
     def client(self) -> S3Client:
-        """The boto3 client of the control calls, set up per r2.md §5.
+        """The boto3 client of the control calls, set up per docs/r2.md §5.
 
         For `data4r2 doctor` (s3_doctor/) only: it reads the `Date` header of an answer and
         the raw metadata of a HEAD, which no port method returns. Transfers use the methods.
@@ -363,7 +363,7 @@ class S3Sink:
         return _matches_upload(response, parts)
 
     def _content_type(self, key: str) -> str:
-        # R2 infers a type only on PutObject (not multipart): always send one (r2.md §3).
+        # R2 infers a type only on PutObject (not multipart): always send one (docs/r2.md §3).
         return self._mime.guess_type(key, strict=False)[0] or DEFAULT_CONTENT_TYPE
 
     def _where(self, operation: str, key: str) -> str:

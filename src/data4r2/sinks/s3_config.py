@@ -1,4 +1,4 @@
-"""Client settings for S3/R2, each with the reason it is set (docs/r2.md §5, perf-notes.md)."""
+"""Client settings for S3/R2, each with the reason it is set (docs/r2.md §5, docs/design.md §6)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def control_config(pool_size: int) -> Config:
     return Config(
         # R2 answers 501 to the automatic CRC32 boto3 >= 1.36 adds, and over https botocore
         # would frame bodies aws-chunked with a trailer R2 may refuse: checksums only when the
-        # operation model demands one (r2.md §5).
+        # operation model demands one (docs/r2.md §5).
         request_checksum_calculation="when_required",
         # R2 does not document returning stored checksums; validating them broke ranged GETs
         # (cloudflare-docs#20014). We verify with our own x-amz-meta-sha256 instead.
@@ -36,13 +36,13 @@ def control_config(pool_size: int) -> Config:
         s3={
             # Same URL form on R2, SeaweedFS and MinIO; no DNS per bucket.
             "addressing_style": "path",
-            # UNSIGNED-PAYLOAD: no extra SHA-256 pass over bodies (+0.7-1.1 CPU s/GiB,
-            # perf-notes §3). Integrity comes from x-amz-checksum-* headers and TLS.
+            # UNSIGNED-PAYLOAD: no extra SHA-256 pass over bodies (+0.75 CPU s/GiB for boto3,
+            # docs/design.md §10). Integrity comes from x-amz-checksum-* headers and TLS.
             "payload_signing_enabled": False,
         },
         # The engine owns retries (engine/retry.py); SDK retries would multiply them, and
-        # botocore's standard mode does not even retry R2's 429 (r2.md §4). NB: in Config,
-        # `max_attempts` counts *retries* (botocore adds 1: args.py); r2.md's
+        # botocore's standard mode does not even retry R2's 429 (docs/r2.md §4). NB: in Config,
+        # `max_attempts` counts *retries* (botocore adds 1: args.py), so
         # `max_attempts: 1` still resends once. `total_max_attempts` counts every attempt.
         retries={"mode": "standard", "total_max_attempts": 1},
         # urllib3 queues requests beyond this ("pool is full"): match the engine's threads.

@@ -1,9 +1,9 @@
 """The hot path: PutObject / UploadPart bodies as signed raw PUTs over stdlib http.client.
 
-Why not boto3 for these two calls (perf-notes.md §3-§5): botocore SHA-256s or copies the
+Why not boto3 for these two calls (docs/design.md §6): botocore SHA-256s or copies the
 body in several places (the CRT signer copies it into BytesIO; a `bytes` body gets wrapped
-and gains `Expect: 100-continue`, which Cloudflare does not support), and its urllib3
-stack costs ~1 CPU s/GiB more than a memoryview handed to `sendall`. Here botocore only
+and gains `Expect: 100-continue`, which R2 does not document), and boto3's upload_part
+costs more client CPU per GiB than a memoryview handed to `sendall` (§10). Here botocore only
 signs the headers (x-amz-content-sha256: UNSIGNED-PAYLOAD, so the body is never hashed for
 the signature) and the body goes out as zero-copy memoryview slices with an explicit
 Content-Length: no chunked or aws-chunked framing, no 100-continue. The store still checks
