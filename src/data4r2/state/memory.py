@@ -2,8 +2,8 @@
 
 It fakes the Protocol, not the SQL (docs/testing.md §4; procrastinate's InMemoryConnector
 fakes the SQL text and drifts with it), and tests/contract/ holds every store to the same
-suite so the twin cannot drift either. Lookups scan the jobs of a sync: fine for tests and dry runs, which is all it
-serves; the service and the embedded `sync` use the SQLite store.
+suite so the twin cannot drift either. Lookups scan the jobs of a sync: fine for tests and
+dry runs, which is all it serves; the service and the embedded `sync` use the SQLite store.
 """
 
 from __future__ import annotations
