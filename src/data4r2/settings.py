@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     json_output: bool = Field(default=False, validation_alias=_env("DATA4R2_JSON"))
     debug: bool = False
     state: Path | None = None  # None: data4r2.state.paths.default_state_path()
+    # DATA4R2_DB: a PostgreSQL URL for the cluster's shared state (unset: the SQLite file).
+    # Secret: the URL may carry a password.
+    db: SecretStr | None = None
 
     # ------------------------------------------------------------------ the Hub
     token: SecretStr | None = Field(

@@ -22,6 +22,7 @@ from .. import __version__
 from ..app import NO_OVERRIDES, Overrides
 from ..domain import Data4r2Error, RepoType, UsageError
 from ..settings import Settings, load_settings
+from .db_cmd import db_app
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
 INTERRUPTED = "interrupted — run the same command again to resume"
@@ -438,6 +439,9 @@ def doctor(
         return EXIT_OK if report.ok else EXIT_PROBLEMS
 
     return _guard(debug, as_json, body)
+
+
+cli.add_typer(db_app, name="db")  # `data4r2 db upgrade` (cli/db_cmd.py)
 
 
 # --------------------------------------------------------------------------- entry points

@@ -75,7 +75,7 @@ def connect(dsn: str, **kwargs: Any) -> psycopg.Connection[dict[str, Any]]:
     except psycopg.ProgrammingError as e:  # a malformed URL
         raise DatabaseError(f"DATA4R2_DB is not a valid PostgreSQL URL: {e}") from e
     except psycopg.OperationalError as e:
-        reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        reason = " ".join(str(e).split()) or type(e).__name__
         raise DatabaseError(f"cannot connect to {describe(dsn)}: {reason}") from e
 
 
