@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     # DATA4R2_DB: a PostgreSQL URL for the cluster's shared state (unset: the SQLite file).
     # Secret: the URL may carry a password.
     db: SecretStr | None = None
+    # Finished syncs whose jobs the state file keeps per destination (the rest are pruned
+    # at the end of a run, so the file stays small); env twin DATA4R2_KEEP_SYNCS.
+    keep_syncs: int = Field(default=_DEFAULTS.keep_syncs, ge=1, le=100_000)
 
     # ------------------------------------------------------------------ the Hub
     token: SecretStr | None = Field(
@@ -178,11 +181,12 @@ class Settings(BaseSettings):
             dry_run=self.dry_run,
             force=self.force,
             prefix=prefix,
+            keep_syncs=self.keep_syncs,
         )
 
 
 _SECRET = {"token", "aws_secret_access_key", "aws_session_token"}
-_ENV_ONLY = {"hf_endpoint", "hub_ca_bundle"}  # no flag: name only the environment
+_ENV_ONLY = {"hf_endpoint", "hub_ca_bundle", "keep_syncs"}  # no flag: name only the environment
 
 
 def _describe(loc: str) -> tuple[str, str]:
