@@ -111,7 +111,12 @@ class PostgresJobStore:
     # ------------------------------------------------------------------------- syncs
 
     def create_sync(
-        self, snapshot: Snapshot, destination: str, files: Sequence[PlannedFile]
+        self,
+        snapshot: Snapshot,
+        destination: str,
+        files: Sequence[PlannedFile],
+        *,
+        planned_at: float | None = None,
     ) -> int:
         repo = snapshot.repo
         with self._tx() as db:
@@ -124,7 +129,7 @@ class PostgresJobStore:
                         "revision": repo.revision,
                         "commit_sha": snapshot.commit,
                         "destination": destination,
-                        "now": self._now(),
+                        "now": planned_at if planned_at is not None else self._now(),
                     },
                 )
             )
