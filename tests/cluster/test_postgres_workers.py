@@ -170,3 +170,48 @@ def test_the_reaper_thread_runs_rounds_until_stopped(db: str) -> None:
             stop.set()
             thread.join(timeout=10)
         assert not thread.is_alive()
+
+
+def test_racing_claims_across_syncs_never_run_one_object_twice(db: str) -> None:
+    # Two syncs of one repo into one destination: every key twice. Claimers race; the
+    # unique "one 'doing' job per lock" index refuses the loser, which looks again.
+    with PostgresJobStore(db, pool_size=8) as store:
+        for _ in range(2):
+            store.create_sync(_snapshot(), DEST, _planned(40))
+        leases, errors = [], []
+        barrier = threading.Barrier(8)
+
+        def drain(i: int) -> None:
+            try:
+                barrier.wait()
+                while (lease := store.claim(f"w{i}")) is not None:
+                    leases.append(lease)
+            except BaseException as e:
+                errors.append(e)
+
+        threads = [threading.Thread(target=drain, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+        assert errors == []
+        keys = [lease.job.key for lease in leases]
+        assert len(keys) == len(set(keys)) == 40  # each object once; its twin waits
+        assert store.next_due() == 0  # the twins are due, held by live leases
+
+
+def test_a_connection_cut_by_the_server_is_replaced_not_fatal(db: str) -> None:
+    with PostgresJobStore(db, pool_size=2) as store:
+        sync_id = store.create_sync(_snapshot(), DEST, _planned(3))
+        with psycopg.connect(db, autocommit=True) as admin:
+            cut = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()
+        assert cut is not None and cut[0] >= 1  # the store's pooled connection is gone
+
+        lease = store.claim("w")
+        assert lease is not None and lease.job.sync_id == sync_id
+        store.finish(lease)
+        assert store.counts(sync_id)[JobState.DONE] == 1

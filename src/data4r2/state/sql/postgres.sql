@@ -204,11 +204,19 @@ WITH candidate AS (
     SELECT j.id
     FROM procrastinate_jobs j
     WHERE j.queue_name = 'data4r2' AND j.status = 'todo'
-      AND (j.scheduled_at IS NULL OR j.scheduled_at <= data4r2.clock(%(now)s))
-      AND (%(sync_id)s::bigint IS NULL OR (j.args ->> 'sync_id')::bigint = %(sync_id)s)
-      AND NOT EXISTS (
-          SELECT 1 FROM procrastinate_jobs o WHERE o.lock = j.lock AND o.status = 'doing'
-      )
+      -- CASE fixes the order: the advisory lock is tried only for a job that may run.
+      AND CASE
+          WHEN (j.scheduled_at IS NULL OR j.scheduled_at <= data4r2.clock(%(now)s))
+           AND (%(sync_id)s::bigint IS NULL OR (j.args ->> 'sync_id')::bigint = %(sync_id)s)
+           AND NOT EXISTS (
+               SELECT 1 FROM procrastinate_jobs o WHERE o.lock = j.lock AND o.status = 'doing'
+           )
+          -- A claimer starting a job of this object right now (not committed yet) holds
+          -- this lock: skip its twins as SKIP LOCKED skips its row. Two-key form, namespace
+          -- 'd4r2': apart from the reaper's and the upgrade's one-key locks.
+          THEN pg_try_advisory_xact_lock(1681158706, hashtext(j.lock))
+          ELSE false
+      END
     ORDER BY j.priority DESC, j.id
     LIMIT 1
     FOR UPDATE OF j SKIP LOCKED
