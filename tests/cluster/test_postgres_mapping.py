@@ -5,6 +5,7 @@ show the transitions its own functions record."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import psycopg
@@ -101,3 +102,50 @@ def test_prune_takes_procrastinate_rows_with_the_sync(store: tuple[PostgresJobSt
         for table in ("procrastinate_jobs", "procrastinate_events"):
             count = conn.execute(f"SELECT count(*) FROM procrastinate.{table}").fetchone()
             assert count == (0,), table
+
+
+def test_cancel_racing_busy_workers_leaves_every_job_settled_and_in_step(
+    store: tuple[PostgresJobStore, str],
+) -> None:
+    import threading
+
+    from data4r2.domain import LeaseLost
+
+    s, url = store
+    files = [PlannedFile(RemoteFile(f"f{i}", 1, f"{i:040x}"), f"k/f{i}", False) for i in range(300)]
+    sync_id = s.create_sync(Snapshot(RepoRef("o/m"), "a" * 40, ()), "dest", files)
+    errors: list[BaseException] = []
+    started = threading.Barrier(7)
+
+    def work(i: int) -> None:
+        try:
+            started.wait()
+            while (lease := s.claim(f"w{i}", sync_id=sync_id)) is not None:
+                try:
+                    s.renew(lease)
+                    if lease.job.id % 7 == 0:
+                        s.fail(lease, "flaky", retry_in=0)
+                    else:
+                        s.finish(lease)
+                except LeaseLost:  # cancelled under us: the expected outcome, not an error
+                    continue
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    started.wait()
+    deadline = time.monotonic() + 30
+    while s.counts(sync_id)[JobState.DONE] < 30:  # cancel mid-run, with work in flight
+        assert time.monotonic() < deadline, "the workers did not get going"
+        time.sleep(0.01)
+    cancelled = s.cancel_sync(sync_id)
+    for t in threads:
+        t.join()
+
+    assert [str(e) for e in errors] == []  # no deadlock, no procrastinate "wrong status" error
+    counts = s.counts(sync_id)
+    assert counts[JobState.CANCELLED] == cancelled > 0
+    assert counts[JobState.DONE] + counts[JobState.CANCELLED] == 300
+    _in_step(url)

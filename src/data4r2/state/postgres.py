@@ -178,8 +178,9 @@ class PostgresJobStore:
         with self._tx() as db:
             if not db.execute(_Q["cancel_sync"], params).rowcount:
                 raise LookupError(f"no sync {sync_id}")
-            # Queue first, record last: a claim racing this one either finished before
-            # (its job is 'doing' now and is aborted here) or sees the job cancelled.
+            # Jobs before leases, as every writer locks them (see lock_jobs in the SQL). A
+            # claim racing this one either committed first (its job is 'doing' now, aborted
+            # here, its new lease dropped below) or finds the job cancelled.
             db.execute(_Q["cancel_jobs"], params)
             db.execute(_Q["abort_jobs"], params)
             db.execute(_Q["drop_sync_leases"], params)
@@ -273,7 +274,7 @@ class PostgresJobStore:
         if state not in _SETTLED:
             raise ValueError(f"finish() takes DONE or SKIPPED, not {state.name}")
         with self._tx() as db:
-            taken = db.execute(_Q["take_lease"], _holder(lease)).fetchone()
+            taken = _take_lease(db, lease)
             if taken is not None:
                 db.execute(_Q["finish_job"], {"job_id": taken["job_id"], "status": "succeeded"})
                 self._settle(db, lease, state, None)
@@ -283,7 +284,7 @@ class PostgresJobStore:
     def fail(self, lease: Lease, error: str, *, retry_in: float | None) -> JobState:
         now = self._now()
         with self._tx() as db:
-            taken = db.execute(_Q["take_lease"], _holder(lease)).fetchone()
+            taken = _take_lease(db, lease)
             if taken is not None:
                 if retry_in is None:  # the dead letter: procrastinate 'failed', kept
                     db.execute(_Q["finish_job"], {"job_id": taken["job_id"], "status": "failed"})
@@ -298,7 +299,7 @@ class PostgresJobStore:
     def release(self, lease: Lease) -> None:
         now = self._now()
         with self._tx() as db:
-            taken = db.execute(_Q["take_lease"], _holder(lease)).fetchone()
+            taken = _take_lease(db, lease)
             if taken is not None:
                 params = {"job_ids": [taken["job_id"]], "now": now, "delay": 0.0}
                 db.execute(_Q["retry_jobs"], params)
@@ -366,15 +367,15 @@ class PostgresJobStore:
             if not _one(db.execute(_Q["reaper_lock"], {"key": _REAPER_LOCK}))["locked"]:
                 return None
             db.execute(_Q["prune_stalled_workers"], {"seconds": stall_seconds})
-            rows = [
+            dead = [
                 *db.execute(_Q["orphaned_leases"]).fetchall(),
-                *db.execute(_Q["expired_leases"], {"now": now}).fetchall(),
                 *db.execute(
                     _Q["stalled_leases"],
                     {"now": now, "base": timeout_base, "min_rate": timeout_min_rate},
                 ).fetchall(),
             ]
-            return _requeue(db, rows, now)
+            expired = db.execute(_Q["expired_leases"], {"now": now}).fetchall()
+            return _requeue(db, dead, now, force=True) + _requeue(db, expired, now)
 
     def retire_worker(self, worker: str) -> None:
         """A worker leaving cleanly: procrastinate forgets its heartbeat row."""
@@ -493,14 +494,31 @@ def _enqueue(db: Conn, sync_id: int, destination: str, files: Sequence[PlannedFi
     return added
 
 
-def _requeue(db: Conn, rows: Sequence[Row], now: float | None) -> int:
-    """Give leased jobs back to the queue (their holders lose the lease); how many."""
-    job_ids = sorted({int(row["job_id"]) for row in rows})
+def _requeue(db: Conn, leases: Sequence[Row], now: float | None, *, force: bool = False) -> int:
+    """Give leased jobs back to the queue, counting the attempt (their holders lose the
+    lease); how many. `leases` were read unlocked: each job is locked first (skipped if
+    another transaction holds it), then its lease dropped if it is still the same lease and,
+    unless `force`, still expired — a renew may have come in between."""
+    if not leases:
+        return 0
+    tokens = [str(row["token"]) for row in leases]
+    wanted = sorted({int(row["job_id"]) for row in leases})
+    locked = [int(row["job_id"]) for row in db.execute(_Q["lock_jobs"], {"job_ids": wanted})]
+    if not locked:
+        return 0
+    params = {"job_ids": locked, "tokens": tokens, "force": force, "now": now}
+    job_ids = sorted(int(row["job_id"]) for row in db.execute(_Q["drop_leases"], params))
     if job_ids:
-        db.execute(_Q["drop_leases"], {"job_ids": job_ids})
         db.execute(_Q["retry_jobs"], {"job_ids": job_ids, "now": now, "delay": 0.0})
         db.execute(_Q["files_pending"], {"job_ids": job_ids})
     return len(job_ids)
+
+
+def _take_lease(db: Conn, lease: Lease) -> Row | None:
+    """End a lease its token still holds, its job locked first; None if the token lost it."""
+    if db.execute(_Q["lock_leased_job"], _holder(lease)).fetchone() is None:
+        return None
+    return db.execute(_Q["take_lease"], _holder(lease)).fetchone()
 
 
 def _worker_id(db: Conn, worker: str) -> int:

@@ -141,30 +141,34 @@ WHERE f.job_id = j.id AND f.sync_id = ANY(%(sync_ids)s);
 DELETE FROM data4r2.syncs WHERE id = ANY(%(sync_ids)s);
 
 -- name: expired_leases
--- Leases past their expiry, locked so that only one claimer (or reaper) requeues each.
-SELECT l.file_id, l.job_id FROM data4r2.leases l
-WHERE l.expires_at <= data4r2.clock(%(now)s)
-ORDER BY l.job_id
-FOR UPDATE SKIP LOCKED;
+-- Leases past their expiry (not locked here: lock_jobs locks their jobs first, see below).
+SELECT l.job_id, l.token FROM data4r2.leases l
+WHERE l.expires_at <= data4r2.clock(%(now)s);
 
 -- name: stalled_leases
--- Leases a live worker holds past the job's timeout (base + size / slowest rate): a hung transfer, renewed by a healthy renewer thread. Locked like expired_leases.
-SELECT l.file_id, l.job_id FROM data4r2.leases l JOIN data4r2.files f ON f.id = l.file_id
+-- Leases a live worker holds past the job's timeout (base + size / slowest rate): a hung transfer, renewed by a healthy renewer thread.
+SELECT l.job_id, l.token FROM data4r2.leases l JOIN data4r2.files f ON f.id = l.file_id
 WHERE l.claimed_at
-      + make_interval(secs => %(base)s + f.size / %(min_rate)s) <= data4r2.clock(%(now)s)
-ORDER BY l.job_id
-FOR UPDATE OF l SKIP LOCKED;
+      + make_interval(secs => %(base)s + f.size / %(min_rate)s) <= data4r2.clock(%(now)s);
 
 -- name: orphaned_leases
 -- Leases of jobs whose procrastinate worker row is gone (pruned as stalled: no heartbeat).
-SELECT l.file_id, l.job_id FROM data4r2.leases l JOIN procrastinate_jobs j ON j.id = l.job_id
-WHERE j.status = 'doing' AND j.worker_id IS NULL
-ORDER BY l.job_id
-FOR UPDATE OF l SKIP LOCKED;
+SELECT l.job_id, l.token FROM data4r2.leases l JOIN procrastinate_jobs j ON j.id = l.job_id
+WHERE j.status = 'doing' AND j.worker_id IS NULL;
+
+-- name: lock_jobs
+-- Lock running jobs, skipping any another transaction holds. Every writer locks a job before its lease (claim, finish, fail, release, cancel, the reaper), so no two of them can deadlock.
+SELECT id AS job_id FROM procrastinate_jobs
+WHERE id = ANY(%(job_ids)s) AND status = 'doing'
+ORDER BY id
+FOR UPDATE SKIP LOCKED;
 
 -- name: drop_leases
--- Forget leases being requeued; their holders' next renew or finish is LeaseLost.
-DELETE FROM data4r2.leases WHERE job_id = ANY(%(job_ids)s);
+-- Drop the given leases of locked jobs, if still expired (or unconditionally, %(force)s); the jobs to requeue. Their holders' next renew or finish is LeaseLost.
+DELETE FROM data4r2.leases
+WHERE job_id = ANY(%(job_ids)s) AND token = ANY(%(tokens)s)
+  AND (%(force)s OR expires_at <= data4r2.clock(%(now)s))
+RETURNING job_id;
 
 -- name: retry_jobs
 -- Jobs back to 'todo' through procrastinate's retry, due %(delay)s seconds from now (the attempt counts in procrastinate's own `attempts`).
@@ -287,6 +291,12 @@ UPDATE data4r2.leases
 SET expires_at = data4r2.clock(%(now)s) + make_interval(secs => %(seconds)s)
 WHERE file_id = %(file_id)s AND token = %(token)s
 RETURNING job_id;
+
+-- name: lock_leased_job
+-- Lock the job a lease holds (jobs before leases, as every writer does); nothing if the token lost it.
+SELECT j.id FROM procrastinate_jobs j JOIN data4r2.leases l ON l.job_id = j.id
+WHERE l.file_id = %(file_id)s AND l.token = %(token)s
+FOR UPDATE OF j;
 
 -- name: take_lease
 -- End a lease its token still holds (finish, fail, release); its procrastinate job id.
