@@ -225,8 +225,9 @@ class PostgresJobStore:
         now = self._now()
         token = uuid.uuid4().hex
         with self._tx() as db:
-            _requeue(db, db.execute(_Q["expired_leases"], {"now": now}).fetchall(), now)
+            # Lock order everywhere: worker row, then jobs, then leases (no deadlocks).
             worker_id = _worker_id(db, worker)
+            _requeue(db, db.execute(_Q["expired_leases"], {"now": now}).fetchall(), now)
             found = db.execute(_Q["claimable"], {"now": now, "sync_id": sync_id}).fetchone()
             if found is None:
                 return None
@@ -265,8 +266,8 @@ class PostgresJobStore:
     def renew(self, lease: Lease, lease_seconds: float = 60.0) -> None:
         params = {**_holder(lease), "now": self._now(), "seconds": lease_seconds}
         with self._tx() as db:
-            if db.execute(_Q["renew"], params).fetchone() is not None:
-                db.execute(_Q["touch_worker"], {"worker": lease.worker})  # the heartbeat
+            db.execute(_Q["touch_worker"], {"worker": lease.worker})  # the heartbeat, first:
+            if db.execute(_Q["renew"], params).fetchone() is not None:  # worker before lease
                 return
         raise self._lost(lease)
 

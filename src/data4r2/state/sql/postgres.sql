@@ -157,7 +157,7 @@ SELECT l.job_id, l.token FROM data4r2.leases l JOIN procrastinate_jobs j ON j.id
 WHERE j.status = 'doing' AND j.worker_id IS NULL;
 
 -- name: lock_jobs
--- Lock running jobs, skipping any another transaction holds. Every writer locks a job before its lease (claim, finish, fail, release, cancel, the reaper), so no two of them can deadlock.
+-- Lock running jobs, skipping any another transaction holds. Every writer locks in one order — its worker's heartbeat row, then jobs, then leases (claim, renew, finish, fail, release, cancel, the reaper) — so no two of them can deadlock.
 SELECT id AS job_id FROM procrastinate_jobs
 WHERE id = ANY(%(job_ids)s) AND status = 'doing'
 ORDER BY id
