@@ -19,6 +19,9 @@ How the contract maps onto procrastinate (SQL and the reasons in state/sql/postg
   or 'failed' — our dead letter, kept; retry_job with retry_at; cancel_job + an immediate
   'aborted' for running jobs, whose lease we take). release ("untried") has no procrastinate
   equivalent: it is a retry due now whose attempt our `files.attempts` does not count.
+- locks: every writer takes its worker's heartbeat row, then jobs, then leases (lock_jobs in
+  the SQL), so none can deadlock another; a claimer skips an object another claimer is
+  starting (a transaction-scoped advisory lock) and retries the rare unique-index clash.
 
 The retry *policy* (capped exponential backoff with jitter, the Hub's Retry-After exactly) is
 engine/retry.py's, shared with the SQLite store: procrastinate's RetryStrategy runs inside its
