@@ -54,3 +54,12 @@ def seaweed() -> Iterator[SeaweedServer]:
 def bucket(seaweed: SeaweedServer) -> str:
     """A fresh, empty bucket on the session's SeaweedFS."""
     return seaweed.create_bucket()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_postgres_session_database() -> Iterator[None]:
+    """The contract suite's PostgreSQL database (made on first use) goes with the session."""
+    yield
+    from servers.postgres import SESSION
+
+    SESSION.drop()

@@ -7,6 +7,7 @@ never imports the real ones.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from .ports import HubSource, JobStore, ObjectSink
     from .sinks.s3 import S3Sink
     from .sinks.s3_doctor import DoctorReport
+    from .state.pg_schema import Upgrade
 
 Emit = Callable[[Event], None]
 
@@ -136,6 +138,51 @@ def _close(obj: object) -> None:
         close()
 
 
+def open_state(settings: Settings) -> JobStore:
+    """The persistent JobStore: PostgreSQL when DATA4R2_DB is set (the cluster's, its schema
+    checked first), else this host's SQLite file. The caller closes it."""
+    if settings.db is None:
+        import sqlite3
+
+        from .state.paths import default_state_path, unusable_state_path
+        from .state.sqlite import SqliteJobStore
+
+        path = settings.state or default_state_path()
+        try:
+            return SqliteJobStore(path)
+        except (OSError, sqlite3.OperationalError) as e:  # a folder, a file as parent, read-only
+            raise unusable_state_path(path, e) from e
+    _require_cluster_support()
+    from .state.postgres import PostgresJobStore
+
+    return PostgresJobStore(settings.db.get_secret_value())
+
+
+def upgrade_database(settings: Settings) -> Upgrade:
+    """`data4r2 db upgrade`: create or migrate the schema in DATA4R2_DB (idempotent)."""
+    _require_cluster_support()
+    from .state.pg_schema import upgrade
+
+    return upgrade(_database_url(settings))
+
+
+def _database_url(settings: Settings) -> str:
+    if settings.db is None:
+        raise UsageError(
+            "DATA4R2_DB is not set: give the cluster's PostgreSQL URL "
+            "(postgresql://user@host/dbname) in DATA4R2_DB or --db"
+        )
+    return settings.db.get_secret_value()
+
+
+def _require_cluster_support() -> None:
+    # find_spec, not import: the message must not depend on which module failed to load.
+    if importlib.util.find_spec("procrastinate") is None:
+        raise UsageError(
+            "DATA4R2_DB needs data4r2's PostgreSQL support: pip install 'data4r2[cluster]'"
+        )
+
+
 @contextmanager
 def _store(
     settings: Settings, override: JobStore | None, *, persistent: bool
@@ -145,16 +192,7 @@ def _store(
         return
     store: JobStore
     if persistent:
-        import sqlite3
-
-        from .state.paths import default_state_path, unusable_state_path
-        from .state.sqlite import SqliteJobStore
-
-        path = settings.state or default_state_path()
-        try:
-            store = SqliteJobStore(path)
-        except (OSError, sqlite3.OperationalError) as e:  # a folder, a file as parent, read-only
-            raise unusable_state_path(path, e) from e
+        store = open_state(settings)
     else:
         # A dry run must write nothing, not even a state file.
         from .state.memory import MemoryJobStore

@@ -156,6 +156,13 @@ class Settings(BaseSettings):
     state: Path | None = _flag(  # None: data4r2.state.paths.default_state_path()
         None, "SQLite state file (resume data).", metavar="FILE", default_text="the user data dir"
     )
+    # DATA4R2_DB: a PostgreSQL URL for the cluster's shared state (unset: the SQLite file).
+    # Secret: the URL may carry a password.
+    db: SecretStr | None = _flag(
+        None,
+        "PostgreSQL URL for the cluster's shared state (unset: the SQLite file).",
+        metavar="URL",
+    )
     # Finished syncs whose jobs the state file keeps per destination (the rest are pruned
     # at the end of a run, so the file stays small); environment only: DATA4R2_KEEP_SYNCS.
     keep_syncs: int = Field(default=_DEFAULTS.keep_syncs, ge=1, le=100_000)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import platformdirs
 import pytest
+from servers import postgres as postgres_db
 
 from data4r2.domain import (
     Job,
@@ -73,6 +74,7 @@ StoreFactory = Callable[[Path, FakeClock], JobStore]
 STORES: dict[str, StoreFactory] = {
     "memory": lambda tmp, clock: MemoryJobStore(clock=clock),
     "sqlite": lambda tmp, clock: SqliteJobStore(tmp / "state.sqlite3", clock=clock),
+    "postgres": postgres_db.SESSION.store,
 }
 
 

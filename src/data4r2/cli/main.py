@@ -17,6 +17,7 @@ from typer.exceptions import TyperException
 from .. import __version__
 from ..app import NO_OVERRIDES, Overrides
 from ..settings import Settings
+from .db_cmd import db_app
 from .guard import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -141,6 +142,9 @@ def doctor(ctx: typer.Context, settings: Settings) -> int:
     if settings.json_output:
         print(doctor_json(report))
     return EXIT_OK if report.ok else EXIT_PROBLEMS
+
+
+cli.add_typer(db_app, name="db")  # `data4r2 db upgrade` (cli/db_cmd.py)
 
 
 # --------------------------------------------------------------------------- entry points
