@@ -129,13 +129,27 @@ class Settings(BaseSettings):
         default=None, validation_alias=_env("AWS_REGION", "AWS_DEFAULT_REGION")
     )
 
+    # ------------------------------------------------------------------ the service
+    # The API's shared secret: from the environment only (a flag would show in `ps`).
+    api_token: SecretStr | None = Field(default=None, validation_alias=_env("DATA4R2_API_TOKEN"))
+    # The original client's variable name, kept so its users' shells work unchanged.
+    worker_url: str | None = Field(
+        default=None, validation_alias=_env("DATA4R2_WORKER_URL", "WORKER_URL")
+    )
+    destinations: Path | None = None  # serve/worker: named destinations (TOML)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8787, ge=0, le=65535)
+    workers: int = Field(default=8, ge=0, le=256)  # transfers in flight in this process
+    lease_seconds: float = Field(default=60.0, ge=0.2, le=3600)
+    grace: float = Field(default=30.0, ge=0, le=3600)  # SIGTERM: seconds to finish or release
+
     @field_validator("include", "exclude", mode="before")
     @classmethod
     def _split_globs(cls, value: Any) -> Any:
         """From the environment: whitespace-separated, the way click splits a repeatable flag."""
         return tuple(value.split()) if isinstance(value, str) else value
 
-    @field_validator("ca_bundle", "hub_ca_bundle", "state", mode="before")
+    @field_validator("ca_bundle", "hub_ca_bundle", "state", "destinations", mode="before")
     @classmethod
     def _empty_path_is_none(cls, value: Any) -> Any:
         """`--ca-bundle ""` means none, not the current directory."""
@@ -178,8 +192,8 @@ class Settings(BaseSettings):
         )
 
 
-_SECRET = {"token", "aws_secret_access_key", "aws_session_token"}
-_ENV_ONLY = {"hf_endpoint", "hub_ca_bundle"}  # no flag: name only the environment
+_SECRET = {"token", "aws_secret_access_key", "aws_session_token", "api_token"}
+_ENV_ONLY = {"hf_endpoint", "hub_ca_bundle", "api_token"}  # no flag: name only the environment
 
 
 def _describe(loc: str) -> tuple[str, str]:

@@ -89,7 +89,11 @@ def hub() -> Iterator[FakeHub]:
 
 @pytest.fixture
 def cli(hub: FakeHub, tmp_path: Path) -> Env:
-    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT", "PYTHONPATH")}
+    keep = {
+        k: v
+        for k, v in os.environ.items()
+        if k in ("PATH", "HOME", "LANG", "SYSTEMROOT", "PYTHONPATH")
+    }
     base = {
         **keep,
         "HF_ENDPOINT": hub.url,

@@ -31,7 +31,11 @@ WRITES = ("PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipart
 
 
 def doctor(tmp_path: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT", "PYTHONPATH")}
+    keep = {
+        k: v
+        for k, v in os.environ.items()
+        if k in ("PATH", "HOME", "LANG", "SYSTEMROOT", "PYTHONPATH")
+    }
     return subprocess.run(
         [sys.executable, "-m", "data4r2", "doctor", *args],
         # Wide, so every table row stays on one line; no AWS config of the machine leaks in.

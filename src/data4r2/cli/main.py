@@ -278,6 +278,9 @@ def _root(
     """Mirror Hugging Face Hub repositories into Cloudflare R2, any S3 bucket or a folder."""
 
 
+from .remote import NoWait, WorkerUrl, run_remote_sync  # noqa: E402
+
+
 @cli.command()
 def sync(
     ctx: typer.Context,
@@ -301,8 +304,14 @@ def sync(
     ca_bundle: CaBundle = None,
     state: State = None,
     debug: Debug = False,
+    worker_url: WorkerUrl = None,
+    no_wait: NoWait = False,
 ) -> int:
-    """Copy REPO_ID at a revision into --dest: verified, resumable; skips what is there."""
+    """Copy REPO_ID at a revision into --dest: verified, resumable; skips what is there.
+
+    With --worker-url the sync runs on that `data4r2 serve`; --dest then names one of its
+    destinations.
+    """
 
     def body() -> int:
         settings = load_settings(
@@ -325,7 +334,10 @@ def sync(
             ca_bundle=ca_bundle,
             state=state,
             debug=debug or None,
+            worker_url=worker_url,
         )
+        if settings.worker_url:
+            return run_remote_sync(settings, no_wait=no_wait)
         return _sync(settings, _overrides(ctx))
 
     return _guard(debug, as_json, body)
@@ -438,6 +450,13 @@ def doctor(
         return EXIT_OK if report.ok else EXIT_PROBLEMS
 
     return _guard(debug, as_json, body)
+
+
+# The service's commands live in their own modules and add themselves to `cli`.
+from . import remote, serve_cmd  # noqa: E402 - they import the shared parameters above
+
+remote.register(cli)
+serve_cmd.register(cli)
 
 
 # --------------------------------------------------------------------------- entry points
