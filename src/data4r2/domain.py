@@ -280,6 +280,9 @@ class PlannedFile:
 class Plan:
     snapshot: Snapshot
     files: tuple[PlannedFile, ...]
+    # Unix time the plan began looking at the destination: what another run published
+    # after it, this plan could not see (JobStore.create_sync, Lease.already_published).
+    planned_at: float | None = None
 
     @property
     def to_copy(self) -> tuple[PlannedFile, ...]:
@@ -348,6 +351,14 @@ class FileRetrying:
 
 
 @dataclass(frozen=True, slots=True)
+class FileWaiting:
+    """A file's object is being written by another run (or worker): this one waits for it."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class FileFailed:
     path: str
     reason: str
@@ -358,7 +369,16 @@ class SyncFinished:
     summary: SyncSummary
 
 
-Event = PlanReady | FileStarted | BytesMoved | FileDone | FileRetrying | FileFailed | SyncFinished
+Event = (
+    PlanReady
+    | FileStarted
+    | BytesMoved
+    | FileDone
+    | FileRetrying
+    | FileWaiting
+    | FileFailed
+    | SyncFinished
+)
 
 
 # --------------------------------------------------------------------------- errors

@@ -107,9 +107,16 @@ class JobStore(Protocol):
     # -- syncs -------------------------------------------------------------------------
 
     def create_sync(
-        self, snapshot: Snapshot, destination: str, files: Sequence[PlannedFile]
+        self,
+        snapshot: Snapshot,
+        destination: str,
+        files: Sequence[PlannedFile],
+        *,
+        planned_at: float | None = None,
     ) -> int:
-        """Record a sync with one job per file (up-to-date files recorded as SKIPPED)."""
+        """Record a sync with one job per file (up-to-date files recorded as SKIPPED).
+        `planned_at` (unix seconds, default now) is when its plan looked at the destination:
+        it becomes the sync's `created_at`, the line `Lease.already_published` draws."""
         ...
 
     def add_files(self, sync_id: int, files: Sequence[PlannedFile]) -> int:

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     json_output: bool = Field(default=False, validation_alias=_env("DATA4R2_JSON"))
     debug: bool = False
     state: Path | None = None  # None: data4r2.state.paths.default_state_path()
+    # Finished syncs whose jobs the state file keeps per destination (the rest are pruned
+    # at the end of a run, so the file stays small); env twin DATA4R2_KEEP_SYNCS.
+    keep_syncs: int = Field(default=_DEFAULTS.keep_syncs, ge=1, le=100_000)
 
     # ------------------------------------------------------------------ the Hub
     token: SecretStr | None = Field(
@@ -189,11 +192,12 @@ class Settings(BaseSettings):
             dry_run=self.dry_run,
             force=self.force,
             prefix=prefix,
+            keep_syncs=self.keep_syncs,
         )
 
 
 _SECRET = {"token", "aws_secret_access_key", "aws_session_token", "api_token"}
-_ENV_ONLY = {"hf_endpoint", "hub_ca_bundle", "api_token"}  # no flag: name only the environment
+_ENV_ONLY = {"hf_endpoint", "hub_ca_bundle", "keep_syncs", "api_token"}  # no flag: env only
 
 
 def _describe(loc: str) -> tuple[str, str]:

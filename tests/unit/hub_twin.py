@@ -6,7 +6,7 @@ import hashlib
 import threading
 from dataclasses import dataclass, field
 
-from data4r2.domain import RemoteFile, RepoRef, TransientError
+from data4r2.domain import RateLimited, RemoteFile, RepoRef, TransientError
 
 
 def git_sha1(data: bytes) -> str:
@@ -15,9 +15,10 @@ def git_sha1(data: bytes) -> str:
 
 @dataclass
 class Fault:
-    kind: str  # "cut" (stream ends early at `at`), "corrupt" (flip byte `at`), "503"
+    kind: str  # "cut" (stream ends early at `at`), "corrupt" (flip byte `at`), "503", "429"
     at: int = 0
     times: int = 1
+    retry_after: float | None = None  # "429": the Hub's Retry-After
 
 
 @dataclass
@@ -65,6 +66,8 @@ class MemoryHub:
         fault = self._take_fault(file.path)
         if fault is not None and fault.kind == "503":
             raise TransientError("hub answered 503")
+        if fault is not None and fault.kind == "429":
+            raise RateLimited("the Hub", retry_after=fault.retry_after)
         data = self.files[file.path]
         if fault is not None and fault.kind == "corrupt":
             data = data[: fault.at] + bytes([data[fault.at] ^ 0xFF]) + data[fault.at + 1 :]

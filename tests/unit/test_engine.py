@@ -19,12 +19,14 @@ from data4r2.domain import (
     PartInfo,
     RateLimited,
     RepoRef,
+    Snapshot,
     SyncFinished,
     UnsafePath,
 )
 from data4r2.engine.options import SyncOptions
 from data4r2.engine.sync import SyncEngine
 from data4r2.engine.verify import verify
+from data4r2.settings import load_settings
 from data4r2.sinks.memory import MemorySink
 from data4r2.state.memory import MemoryJobStore
 
@@ -259,3 +261,19 @@ def test_plan_retries_are_reported_not_silent() -> None:
     plan_retries = [e for e in events if isinstance(e, FileRetrying) and e.path == "(plan)"]
     assert [e.attempt for e in plan_retries] == [1, 2]
     assert "rate limited" in plan_retries[0].reason
+
+
+def test_a_run_prunes_the_state_to_the_last_syncs_of_its_destination(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Issue 15 bug 3: every run added a sync and a job per file, never forgotten.
+    monkeypatch.setenv("DATA4R2_KEEP_SYNCS", "2")
+    keep = load_settings().sync_options().keep_syncs
+    assert keep == 2
+    hub, sink, store = make_hub(), MemorySink(strict_r2=False), MemoryJobStore()
+    other = store.create_sync(Snapshot(REPO, hub.commit, ()), "mem://elsewhere", [])
+    store.finish_sync(other)
+    for _ in range(4):
+        sync(hub, sink, store, keep_syncs=keep)
+    assert [s.id for s in store.syncs()] == [5, 4, other]  # another destination is left alone
+    assert store.jobs(2) == [] and len(store.jobs(5)) == 6

@@ -33,6 +33,7 @@ from ..domain import (
     FileFailed,
     FileRetrying,
     FileStarted,
+    FileWaiting,
     PlanReady,
     SyncSummary,
 )
@@ -150,6 +151,8 @@ class LogLines:
                 self.write(f"failed {path}: {reason}")
             case FileRetrying(path, attempt, reason):
                 self.write(f"retrying {path} (attempt {attempt}): {reason}")
+            case FileWaiting(path, reason):
+                self.write(f"waiting {path}: {reason}")
             case BytesMoved():
                 now = self.clock()
                 if now - self.last_line >= self.interval:
@@ -224,6 +227,8 @@ class LiveDisplay:
                 p.console.print(
                     f"[yellow]retrying[/] {escape(path)} (attempt {attempt}): {escape(reason)}"
                 )
+            case FileWaiting(path, reason):
+                p.console.print(f"[yellow]waiting[/] {escape(path)}: {escape(reason)}")
             case _:
                 return
         p.update(self.overall, completed=self.tally.bytes_done, description=self._describe())

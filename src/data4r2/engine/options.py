@@ -22,6 +22,7 @@ class SyncOptions:
     dry_run: bool = False
     force: bool = False
     prefix: str = ""  # key prefix inside the bucket or folder
+    keep_syncs: int = 20  # finished syncs (and their jobs) the state keeps per destination
 
     @property
     def buffer_budget(self) -> int:

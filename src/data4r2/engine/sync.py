@@ -7,30 +7,21 @@ hashlib and socket I/O release the GIL, so threads overlap where it matters.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from ..domain import (
-    BucketNotFound,
-    CredentialsError,
-    Data4r2Error,
-    DisabledRepo,
-    EndpointUnreachable,
     Event,
     FileDone,
-    FileFailed,
     FileRetrying,
-    FileStarted,
-    GatedRepo,
-    HubAuthError,
-    HubUnreachable,
     JobState,
     Plan,
     PlanReady,
-    RepoNotFound,
     RepoRef,
     Snapshot,
     SyncFinished,
@@ -38,28 +29,13 @@ from ..domain import (
 )
 from ..ports import HubSource, JobStore, ObjectSink
 from . import retry
-from .buffers import BufferPool
-from .context import RunContext
 from .options import SyncOptions
 from .plan import plan_files, snapshot
-from .reader import Cancelled
-from .transfer import FileTransfer
+from .pool import JobTarget, WorkerPool
 
 T = TypeVar("T")
 
 PLAN = "(plan)"  # the `path` of retry events for the plan's own requests
-
-# Failures that no other file could escape: stop the run instead of failing each file.
-FATAL = (
-    CredentialsError,
-    BucketNotFound,
-    EndpointUnreachable,
-    HubAuthError,
-    HubUnreachable,
-    GatedRepo,
-    DisabledRepo,
-    RepoNotFound,
-)
 
 
 class SyncEngine:
@@ -73,13 +49,14 @@ class SyncEngine:
         options: SyncOptions,
         emit: Callable[[Event], None],
         sleep: Callable[[float], None] = time.sleep,
-        worker: str = "local",
+        worker: str | None = None,
     ) -> None:
         self.hub, self.sink, self.store = hub, sink, store
         self.destination = destination
         self.options = options
         self.sleep = sleep
-        self.worker = worker
+        # host:pid names this run in the store, and in another run's "waiting for" message.
+        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self.policy = retry.policy_for(options)
         lock = threading.Lock()
 
@@ -98,6 +75,7 @@ class SyncEngine:
 
     def plan(self, repo: RepoRef) -> Plan:
         snap = snapshot(self.hub, repo, self._call)
+        planned_at = time.time()  # before the HEADs: what is published later, they miss
         o = self.options
         files = plan_files(
             snap,
@@ -109,88 +87,48 @@ class SyncEngine:
             call=self._call,
             workers=o.concurrency,
         )
-        plan = Plan(snap, files)
+        plan = Plan(snap, files, planned_at)
         self.emit(PlanReady(plan))
         return plan
 
     def run(self, plan: Plan) -> SyncSummary:
+        """Record the plan as one sync and run its jobs on a pool until none is left."""
         started = time.monotonic()
         o = self.options
-        sync_id = self.store.create_sync(plan.snapshot, self.destination, plan.files)
+        sync_id = self.store.create_sync(
+            plan.snapshot, self.destination, plan.files, planned_at=plan.planned_at
+        )
         for planned in plan.to_skip:
             self.emit(FileDone(planned.file.path, planned.file.size, skipped=True))
-        uploads = ThreadPoolExecutor(max_workers=o.concurrency, thread_name_prefix="part")
-        ctx = RunContext(
-            hub=self.hub,
-            sink=self.sink,
-            store=self.store,
-            destination=self.destination,
+        target = JobTarget(plan.snapshot, self.sink, self.destination)
+        pool = WorkerPool(
+            self.hub,
+            self.store,
+            lambda _sync_id: target,
             options=o,
             emit=self.emit,
-            buffers=BufferPool(o.buffer_budget),
-            uploads=uploads,
-            policy=self.policy,
+            worker=self.worker,
             sleep=self.sleep,
         )
-        fatal: list[Data4r2Error] = []
-        threads = [
-            threading.Thread(
-                target=self._work,
-                args=(ctx, sync_id, plan.snapshot, fatal),
-                name=f"file-{i}",
-                daemon=True,
-            )
-            for i in range(max(1, min(o.concurrency, len(plan.to_copy))))
-        ]
         try:
-            for t in threads:
-                t.start()
-            for t in threads:
-                while t.is_alive():
-                    t.join(0.25)  # short joins keep the main thread responsive to Ctrl-C
+            pool.run(
+                threading.Event(),
+                sync_id=sync_id,
+                until_idle=True,
+                threads=max(1, min(o.concurrency, len(plan.to_copy))),
+                stop_on_fatal=True,
+            )
         except BaseException:
-            ctx.cancel.set()
-            uploads.shutdown(wait=True, cancel_futures=True)
+            # Ctrl-C or a fatal error: settle the sync (its leases go, so the next run can
+            # take these objects at once); recorded parts stay for that run to resume.
+            with contextlib.suppress(Exception):
+                self.store.cancel_sync(sync_id)
             raise
-        uploads.shutdown(wait=True)
-        if fatal:
-            raise fatal[0]
         self.store.finish_sync(sync_id)
+        self.store.prune(self.destination, o.keep_syncs)  # issue 15 bug 3: bounded state
         summary = self._summary(sync_id, plan.snapshot, time.monotonic() - started)
         self.emit(SyncFinished(summary))
         return summary
-
-    def _work(
-        self, ctx: RunContext, sync_id: int, snap: Snapshot, fatal: list[Data4r2Error]
-    ) -> None:
-        attempts = 1 + self.options.max_retries
-        while not ctx.cancel.is_set():
-            job = self.store.claim(sync_id, self.worker)
-            if job is None:
-                return
-            self.emit(FileStarted(job.file.path, job.file.size, job.attempts))
-            try:
-                FileTransfer(ctx, snap, job.file, job.key).run()
-            except Cancelled:
-                return
-            except Exception as exc:
-                err = retry.as_domain_error(exc)
-                reason = str(err) if err is not None else f"{type(exc).__name__}: {exc}"
-                if isinstance(err, FATAL):
-                    fatal.append(err)
-                    ctx.cancel.set()
-                    self.store.fail(job.id, reason, retry=True)
-                    return
-                again = err is not None and err.retryable and job.attempts < attempts
-                state = self.store.fail(job.id, reason, retry=again)
-                if state is JobState.PENDING:
-                    self.emit(FileRetrying(job.file.path, job.attempts, reason))
-                    self.sleep(self.policy.delay(job.attempts, err or exc))
-                else:
-                    self.emit(FileFailed(job.file.path, reason))
-            else:
-                self.store.finish(job.id, JobState.DONE)
-                self.emit(FileDone(job.file.path, job.file.size))
 
     def _summary(self, sync_id: int, snap: Snapshot, elapsed: float) -> SyncSummary:
         jobs = self.store.jobs(sync_id)

@@ -71,12 +71,18 @@ class MemoryJobStore:
     # ------------------------------------------------------------------------- syncs
 
     def create_sync(
-        self, snapshot: Snapshot, destination: str, files: Sequence[PlannedFile]
+        self,
+        snapshot: Snapshot,
+        destination: str,
+        files: Sequence[PlannedFile],
+        *,
+        planned_at: float | None = None,
     ) -> int:
         with self._lock:
             now = self._clock()
             sync_id = next(self._sync_ids)
-            self._syncs[sync_id] = _Sync(snapshot, destination, now, {})
+            created = now if planned_at is None else planned_at
+            self._syncs[sync_id] = _Sync(snapshot, destination, created, {})
             self._insert(sync_id, files, now)
         return sync_id
 

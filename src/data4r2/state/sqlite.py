@@ -161,7 +161,12 @@ class SqliteJobStore:
     # ------------------------------------------------------------------------- syncs
 
     def create_sync(
-        self, snapshot: Snapshot, destination: str, files: Sequence[PlannedFile]
+        self,
+        snapshot: Snapshot,
+        destination: str,
+        files: Sequence[PlannedFile],
+        *,
+        planned_at: float | None = None,
     ) -> int:
         repo = snapshot.repo
         now = self._clock()
@@ -175,7 +180,7 @@ class SqliteJobStore:
                         "revision": repo.revision,
                         "commit_sha": snapshot.commit,
                         "destination": destination,
-                        "now": now,
+                        "created_at": now if planned_at is None else planned_at,
                     },
                 ).fetchone()[0]
             )

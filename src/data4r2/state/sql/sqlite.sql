@@ -156,7 +156,7 @@ PRAGMA foreign_key_check;
 -- name: insert_sync
 -- One row per sync: what is mirrored, at which commit, to where.
 INSERT INTO syncs (repo_type, repo_id, revision, commit_sha, destination, created_at)
-VALUES (:repo_type, :repo_id, :revision, :commit_sha, :destination, :now)
+VALUES (:repo_type, :repo_id, :revision, :commit_sha, :destination, :created_at)
 RETURNING id;
 
 -- name: insert_job
