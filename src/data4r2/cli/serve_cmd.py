@@ -138,6 +138,7 @@ def register(cli: typer.Typer) -> None:
                         ctx,
                         threads=settings.workers,
                         lease_seconds=settings.lease_seconds,
+                        grace=settings.grace,
                         emit=emit,
                     )
                     pool.start()
@@ -150,7 +151,7 @@ def register(cli: typer.Typer) -> None:
                         log_level="debug" if settings.debug else "info",
                     )
                 finally:
-                    if pool is not None and not pool.stop(settings.grace):
+                    if pool is not None and not pool.stop():
                         logging.getLogger(__name__).warning(
                             "workers did not stop within %.0f s; their leases will expire",
                             settings.grace,
@@ -198,6 +199,7 @@ def register(cli: typer.Typer) -> None:
                     ctx,
                     threads=max(1, settings.workers),
                     lease_seconds=settings.lease_seconds,
+                    grace=settings.grace,
                     emit=lambda e: None,
                 )
                 stopped = threading.Event()

@@ -22,6 +22,12 @@ def sync_state(record: SyncRecord, counts: dict[JobState, int]) -> str:
 def sync_status(ctx: ServiceContext, record: SyncRecord, now: float | None = None) -> SyncStatus:
     counts = ctx.store.counts(record.id)
     now = time.time() if now is None else now
+    settled = not (counts[JobState.PENDING] or counts[JobState.RUNNING])
+    if settled and record.finished_at is None and not record.cancelled:
+        # Workers settle jobs one by one and none of them knows it was a sync's last, so
+        # the end is stamped by whoever first sees it settled (stamping twice is harmless).
+        ctx.store.finish_sync(record.id)
+        record = ctx.store.sync(record.id)
     elapsed = max((record.finished_at or now) - record.created_at, 1e-3)
     rate = record.bytes_done / elapsed
     remaining = record.bytes_total - record.bytes_done
