@@ -15,7 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 from fakehub import FakeHub
-from servers.seaweed import SeaweedServer, free_ports
+from servers.r2_fixtures import R2Double
+from servers.seaweed import free_ports
 
 from tests.e2e.conftest import DATASET_FILES, MODEL_FILES, PART, make_repo
 
@@ -32,6 +33,19 @@ class Service:
     port: int = 0
     proc: subprocess.Popen[str] | None = None
     logs: list[Path] = field(default_factory=list)
+    bucket: str = ""
+    r2: R2Double | None = None
+
+    def objects(self, prefix: str) -> dict[str, bytes]:
+        """Every object under `prefix` in the test bucket, by key relative to it."""
+        assert self.r2 is not None
+        client, out = self.r2.client(), {}
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        for page in pages:
+            for obj in page.get("Contents", []):
+                body = client.get_object(Bucket=self.bucket, Key=obj["Key"])["Body"].read()
+                out[obj["Key"][len(prefix) :]] = body
+        return out
 
     @property
     def url(self) -> str:
@@ -83,6 +97,19 @@ class Service:
         self.proc = None
         return code
 
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        """Another data4r2 process on this host (e.g. `worker`), its output in the test's folder."""
+        log = self.tmp / f"proc-{len(self.logs)}.log"
+        self.logs.append(log)
+        return subprocess.Popen(
+            [sys.executable, "-m", "data4r2", *args],
+            env=self.env,
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+
     def cli(
         self, *args: str, env: dict[str, str] | None = None, timeout: float = 120
     ) -> subprocess.CompletedProcess[str]:
@@ -113,7 +140,7 @@ def hub() -> Iterator[FakeHub]:
         yield h
 
 
-def base_env(hub: FakeHub, seaweed: SeaweedServer, tmp: Path) -> dict[str, str]:
+def base_env(hub: FakeHub, r2: R2Double, tmp: Path) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PYTHONPATH")}
     return {
         **keep,
@@ -122,20 +149,17 @@ def base_env(hub: FakeHub, seaweed: SeaweedServer, tmp: Path) -> dict[str, str]:
         "HF_HOME": str(tmp / "hf-home"),
         "DATA4R2_STATE": str(tmp / "state.sqlite3"),
         "DATA4R2_PART_SIZE": str(PART),
-        "AWS_ACCESS_KEY_ID": seaweed.access_key,
-        "AWS_SECRET_ACCESS_KEY": seaweed.secret_key,
-        "AWS_REGION": seaweed.region,
-        "AWS_ENDPOINT_URL_S3": seaweed.endpoint,
+        **r2.env(),  # the strict R2 double in front of SeaweedFS: R2's rules and a journal
         "PYTHONUNBUFFERED": "1",
     }
 
 
 @pytest.fixture
-def service(hub: FakeHub, seaweed: SeaweedServer, bucket: str, tmp_path: Path) -> Iterator[Service]:
+def service(hub: FakeHub, r2: R2Double, bucket: str, tmp_path: Path) -> Iterator[Service]:
     """Configured, not started: each test starts it with the flags it needs."""
-    env = {**base_env(hub, seaweed, tmp_path), "DATA4R2_API_TOKEN": TOKEN}
+    env = {**base_env(hub, r2, tmp_path), "DATA4R2_API_TOKEN": TOKEN}
     svc = Service(env=env, args=["--dest", f"s3://{bucket}/mirror"], tmp=tmp_path)
-    svc.bucket = bucket  # type: ignore[attr-defined]
+    svc.bucket, svc.r2 = bucket, r2
     try:
         yield svc
     finally:

@@ -11,27 +11,15 @@ from .conftest import TOKEN, Service
 MODEL_KEY = "mirror/models/acme/tiny-model/"
 
 
-def objects(service: Service, seaweed, prefix: str) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
-    client = seaweed.client()
-    out = {}
-    bucket = service.bucket  # type: ignore[attr-defined]
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            out[obj["Key"][len(prefix) :]] = client.get_object(Bucket=bucket, Key=obj["Key"])[
-                "Body"
-            ].read()
-    return out
-
-
 def test_remote_sync_copies_every_byte_and_exits_like_a_local_one(
-    service: Service, seaweed
-) -> None:  # type: ignore[no-untyped-def]
+    service: Service,
+) -> None:
     service.start("--workers", "4")
     res = service.cli("sync", "acme/tiny-model", "--json")
     assert res.returncode == 0, res.stderr + service.log()
     summary = json.loads(res.stdout)
     assert summary["copied"] == len(MODEL_FILES) and summary["failed"] == 0
-    assert objects(service, seaweed, MODEL_KEY) == {p: d for p, (d, _) in MODEL_FILES.items()}
+    assert service.objects(MODEL_KEY) == {p: d for p, (d, _) in MODEL_FILES.items()}
 
     again = service.cli("sync", "acme/tiny-model", "--json")
     assert again.returncode == 0, again.stderr

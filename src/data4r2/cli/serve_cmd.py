@@ -78,6 +78,8 @@ def _log(debug: bool) -> None:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not debug:  # one line per Hub request is noise in a server's log
+        logging.getLogger("httpx2").setLevel(logging.WARNING)
 
 
 def register(cli: typer.Typer) -> None:

@@ -7,9 +7,11 @@ release their jobs, and the process exits 0.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import socket
+from collections.abc import Iterator
 
 import uvicorn
 
@@ -19,6 +21,17 @@ from .context import ServiceContext
 from .metrics import ServiceMetrics
 
 log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises the SIGTERM it caught once it has shut down, which would kill the
+    process before the workers get their grace period; we exit ourselves, with 0, after."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()  # uvicorn's own list (server.py), read at exit
 
 
 def is_loopback(host: str) -> bool:
@@ -61,4 +74,4 @@ def serve_api(
         server_header=False,
         timeout_graceful_shutdown=10,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    _Server(config).run(sockets=[sock])
