@@ -21,7 +21,7 @@ from ..domain import (
 )
 
 MAX_BATCH = 1000
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1 (CSI is \x9b)
 
 
 def _checked_repo_id(value: str) -> str:
