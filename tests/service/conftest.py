@@ -3,6 +3,7 @@ SeaweedFS as the bucket; tests talk to it over HTTP (httpx) and through the real
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -132,11 +133,16 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60) ->
         time.sleep(0.05)
 
 
+def started_hub() -> FakeHub:
+    h = FakeHub(page_size=50)
+    h.add(make_repo("acme/tiny-model", "model", MODEL_FILES))
+    h.add(make_repo("acme/tiny-data", "dataset", DATASET_FILES))
+    return h
+
+
 @pytest.fixture
 def hub() -> Iterator[FakeHub]:
-    with FakeHub(page_size=50) as h:
-        h.add(make_repo("acme/tiny-model", "model", MODEL_FILES))
-        h.add(make_repo("acme/tiny-data", "dataset", DATASET_FILES))
+    with started_hub() as h:
         yield h
 
 
@@ -157,8 +163,14 @@ def base_env(hub: FakeHub, r2: R2Double, tmp: Path) -> dict[str, str]:
 @pytest.fixture
 def service(hub: FakeHub, r2: R2Double, bucket: str, tmp_path: Path) -> Iterator[Service]:
     """Configured, not started: each test starts it with the flags it needs."""
-    env = {**base_env(hub, r2, tmp_path), "DATA4R2_API_TOKEN": TOKEN}
-    svc = Service(env=env, args=["--dest", f"s3://{bucket}/mirror"], tmp=tmp_path)
+    with configured(hub, r2, bucket, tmp_path) as svc:
+        yield svc
+
+
+@contextlib.contextmanager
+def configured(hub: FakeHub, r2: R2Double, bucket: str, tmp: Path) -> Iterator[Service]:
+    env = {**base_env(hub, r2, tmp), "DATA4R2_API_TOKEN": TOKEN}
+    svc = Service(env=env, args=["--dest", f"s3://{bucket}/mirror"], tmp=tmp)
     svc.bucket, svc.r2 = bucket, r2
     try:
         yield svc
