@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e.conftest import MODEL_FILES
+from servers.seaweed import SeaweedServer
+
+from tests.e2e.conftest import DATASET_FILES, MODEL_FILES
 
 from .conftest import TOKEN, Service
 
@@ -49,3 +51,36 @@ def test_client_errors_are_one_line_with_the_local_exit_code(service: Service) -
     assert foreign.returncode == 2 and "default" in foreign.stderr, foreign.stderr
     down = service.cli("status", env={"WORKER_URL": "http://127.0.0.1:9"})
     assert down.returncode == 4 and "cannot reach" in down.stderr, down.stderr
+
+
+def test_a_named_destination_from_the_file_with_its_own_credentials(
+    service: Service, seaweed: SeaweedServer
+) -> None:
+    archive = seaweed.create_bucket()
+    file = service.tmp / "destinations.toml"
+    file.write_text(
+        f'[destinations.archive]\nurl = "s3://{archive}/keep"\n'
+        'access_key_id_env = "ARCHIVE_KEY"\nsecret_access_key_env = "ARCHIVE_SECRET"\n'
+    )
+    env = {
+        "ARCHIVE_KEY": service.env["AWS_ACCESS_KEY_ID"],
+        "ARCHIVE_SECRET": service.env["AWS_SECRET_ACCESS_KEY"],
+    }
+    service.start("--workers", "2", "--destinations", str(file), env=env)
+    res = service.cli("sync", "acme/tiny-data", "dataset", "--dest", "archive", "--json")
+    assert res.returncode == 0, res.stderr + service.log()
+    assert json.loads(res.stdout)["copied"] == 3
+    listed = service.r2.client().list_objects_v2(Bucket=archive)  # type: ignore[union-attr]
+    assert sorted(o["Key"] for o in listed["Contents"]) == sorted(
+        f"keep/datasets/acme/tiny-data/{p}" for p in DATASET_FILES
+    )
+
+
+def test_serve_names_a_missing_credentials_variable_in_one_line(service: Service) -> None:
+    file = service.tmp / "destinations.toml"
+    file.write_text(
+        '[destinations.archive]\nurl = "s3://archive/x"\naccess_key_id_env = "NOPE_KEY"\n'
+    )
+    res = service.cli("serve", *service.args, "--destinations", str(file), "--port", "0")
+    assert res.returncode == 6 and "NOPE_KEY" in res.stderr, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
