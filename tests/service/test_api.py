@@ -130,9 +130,20 @@ def test_a_batch_over_1000_is_refused(api: Service) -> None:
     assert r.status_code == 422 and "jobs" in r.json()["message"]
 
 
-def test_unknown_repo_and_gated_repo_are_4xx_with_the_hubs_reason(api: Service) -> None:
+def test_unknown_repo_and_gated_repo_are_4xx_with_the_hubs_reason(
+    api: Service, hub: FakeHub
+) -> None:
+    from fakehub import Repo
+
     r = api.http().post("/v1/syncs", json={"repo_id": "acme/nope"})
     assert r.status_code == 404 and r.json()["error"] == "repo_not_found", r.text
+    gated = Repo(repo_id="acme/gated", gated="manual")
+    gated.add_file("model.bin", b"secret weights", lfs=True)
+    gated.commit("gated")
+    hub.add(gated)
+    r = api.http().post("/v1/syncs", json={"repo_id": "acme/gated"})
+    assert r.status_code == 403, r.text
+    assert r.json()["error"] == "gated_repo" and "accept its terms" in r.json()["message"]
 
 
 def test_per_file_jobs_are_idempotent(api: Service) -> None:

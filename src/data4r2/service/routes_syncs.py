@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
-from ..domain import JobState, RepoRef, SyncRecord
+from ..domain import JobState, Plan, RepoRef, SyncRecord
 from ..engine.sync import SyncEngine
 from .context import ServiceContext
 from .errors import ApiError
@@ -52,6 +52,7 @@ def submit_sync(body: SyncRequest, request: Request) -> SyncAccepted:
         ctx.hub, target.sink, ctx.store, destination=target.id, options=options, emit=ctx.emit
     )
     plan = engine.plan(repo)
+    probe_access(ctx, plan)
     sync_id = ctx.store.create_sync(plan.snapshot, target.id, plan.files)
     return SyncAccepted(
         sync_id=sync_id,
@@ -61,6 +62,16 @@ def submit_sync(body: SyncRequest, request: Request) -> SyncAccepted:
         bytes=sum(f.file.size for f in plan.to_copy),
         skipped=len(plan.to_skip),
     )
+
+
+def probe_access(ctx: ServiceContext, plan: Plan) -> None:
+    """Open (and at once close) the smallest file to copy, so a gated or disabled repo is
+    refused now, with the Hub's reason, instead of queueing jobs that can only fail: the Hub
+    lists a gated repo's files to anyone and refuses only the downloads."""
+    if not plan.to_copy:
+        return
+    smallest = min(plan.to_copy, key=lambda f: f.file.size).file
+    ctx.hub.open(plan.snapshot.repo, plan.snapshot.commit, smallest).close()
 
 
 @router.get("", response_model=SyncPage)
