@@ -236,3 +236,25 @@ def test_status_and_jobs_commands_read_the_service(api: Service) -> None:
     assert jobs.returncode == 0 and len(jobs.stdout.strip().splitlines()) == 3
     gone = api.cli("status", "999999")
     assert gone.returncode == 2 and "no sync 999999" in gone.stderr
+
+
+def test_a_batch_is_one_sync_and_a_repeated_file_is_one_job(api: Service) -> None:
+    jobs = [
+        {"repo_id": "acme/tiny-data", "repo_type": "dataset", "path": "README.md"},
+        {
+            "repo_id": "acme/tiny-data",
+            "repo_type": "dataset",
+            "path": "data/test/part-00000.parquet",
+        },
+        {"repo_id": "acme/tiny-data", "repo_type": "dataset", "path": "README.md"},
+    ]
+    r = api.http().post("/v1/jobs/batch", json={"jobs": jobs})
+    assert r.status_code == 202, r.text
+    got = r.json()["jobs"]
+    assert [j["created"] for j in got] == [True, True, False]
+    assert got[0]["job_id"] == got[2]["job_id"] and len({j["sync_id"] for j in got}) == 1
+    bad = [*jobs, {"repo_id": "acme/tiny-data", "repo_type": "dataset", "path": "nope"}]
+    r = api.http().post("/v1/jobs/batch", json={"jobs": bad})
+    assert r.status_code == 404  # all or nothing
+    counts = api.http().get(f"/v1/syncs/{got[0]['sync_id']}").json()["counts"]
+    assert counts["pending"] == 2
