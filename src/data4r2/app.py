@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from .engine.sync import SyncEngine
     from .engine.verify import VerifyReport
     from .ports import HubSource, JobStore, ObjectSink
+    from .service.context import ServiceContext, Target
+    from .service.destinations import Destinations, DestinationSpec
     from .sinks.s3 import S3Sink
     from .sinks.s3_doctor import DoctorReport
     from .state.pg_schema import Upgrade
@@ -340,3 +342,109 @@ def _dry_summary(plan: Plan, dest: Destination) -> SyncSummary:
         bytes_skipped=sum(f.file.size for f in plan.to_skip),
     )
     return with_refused(summary, plan.refused)
+
+
+# --------------------------------------------------------------------------- the service
+
+
+def _destination_settings(settings: Settings, spec: DestinationSpec) -> Settings:
+    """The server's settings with one configured destination's URL, endpoint and credentials."""
+    import os
+
+    from pydantic import SecretStr
+
+    update: dict[str, object] = {"dest": spec.url}
+    if spec.endpoint:
+        update["endpoint_url"] = spec.endpoint
+    if spec.region:
+        update["aws_region"] = spec.region
+    if spec.profile:
+        # botocore reads the profile (files, SSO, assume-role): no credential parsing of ours.
+        import botocore.session
+
+        creds = botocore.session.Session(profile=spec.profile).get_credentials()
+        if creds is None:
+            raise CredentialsError(
+                f"destination {spec.name}: AWS profile {spec.profile!r} has no credentials"
+            )
+        frozen = creds.get_frozen_credentials()
+        update |= {
+            "aws_access_key_id": frozen.access_key,
+            "aws_secret_access_key": SecretStr(frozen.secret_key or ""),
+            "aws_session_token": SecretStr(frozen.token) if frozen.token else None,
+        }
+    for field, env in (
+        ("aws_access_key_id", spec.access_key_id_env),
+        ("aws_secret_access_key", spec.secret_access_key_env),
+        ("aws_session_token", spec.session_token_env),
+    ):
+        if env:
+            value = os.environ.get(env)
+            if not value:
+                raise CredentialsError(
+                    f"destination {spec.name}: environment variable {env} is not set"
+                )
+            update[field] = value if field == "aws_access_key_id" else SecretStr(value)
+    return settings.model_copy(update=update)
+
+
+@dataclass
+class _Targets:
+    """Each configured destination's sink, built on first use and kept (they pool connections)."""
+
+    settings: Settings
+    destinations: Destinations
+    sink: ObjectSink | None  # one injected sink for every destination (tests)
+    built: dict[str, Target]
+
+    def __call__(self, name: str) -> Target:
+        from .service.context import Target
+
+        target = self.built.get(name)
+        if target is None:
+            spec = self.destinations.choose(name)
+            local = _destination_settings(self.settings, spec)
+            dest = destination_of(local)
+            sink = self.sink if self.sink is not None else build_sink(local, dest)
+            target = Target(name, dest.id, dest.prefix, sink)
+            self.built[name] = target
+        return target
+
+
+@contextmanager
+def service_context(
+    settings: Settings,
+    destinations: Destinations,
+    *,
+    api_token: str | None,
+    emit: Emit,
+    overrides: Overrides = NO_OVERRIDES,
+) -> Iterator[ServiceContext]:
+    """Build what `serve` runs on: the hub, the state store and each destination's sink."""
+    from . import __version__
+    from .service.auth import BearerToken
+    from .service.context import ServiceContext
+
+    targets = _Targets(settings, destinations, overrides.sink, {})
+    for name in destinations.names:  # fail at start, not on the first request
+        targets(name)
+    hub = overrides.hub or build_hub(settings)
+    try:
+        with _store(settings, overrides.store, persistent=True) as store:
+            yield ServiceContext(
+                store=store,
+                hub=hub,
+                destinations=destinations,
+                target=targets,
+                options=settings.sync_options(),
+                auth=BearerToken(api_token),
+                version=__version__,
+                hub_endpoint=settings.hf_endpoint,
+                emit=emit,
+            )
+    finally:
+        for target in targets.built.values():
+            if overrides.sink is None:
+                _close(target.sink)
+        if overrides.hub is None:
+            _close(hub)

@@ -28,7 +28,7 @@ class RepoType(StrEnum):
 
 # The Hub's own rule (huggingface_hub validate_repo_id): optional namespace, name of
 # letters, digits, '-', '_', '.', at most 96 characters, no '--' or '..'.
-_REPO_ID = re.compile(r"^(?:[\w\-.]+/)?[\w\-.]+$")
+_REPO_ID = re.compile(r"^(?:[\w\-.]+/)?[\w\-.]+$", re.ASCII)  # ASCII: the Hub refuses other letters
 
 
 def validate_repo_id(repo_id: str) -> str:

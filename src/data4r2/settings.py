@@ -220,13 +220,49 @@ class Settings(BaseSettings):
         default=None, validation_alias=_env("AWS_REGION", "AWS_DEFAULT_REGION")
     )
 
+    # ------------------------------------------------------------------ the service
+    # The API's shared secret: from the environment only (a flag would show in `ps`).
+    api_token: SecretStr | None = Field(default=None, validation_alias=_env("DATA4R2_API_TOKEN"))
+    # WORKER_URL is the original client's variable name, kept so its users' shells work unchanged.
+    worker_url: str | None = _flag(
+        None,
+        "A `data4r2 serve` to submit to (its token from DATA4R2_API_TOKEN).",
+        env=("DATA4R2_WORKER_URL", "WORKER_URL"),
+        metavar="URL",
+    )
+    no_wait: bool = _flag(False, "With --worker-url: print the sync id and return at once.")
+    destinations: Path | None = _flag(
+        None, "TOML file of named destinations a request may pick (see README).", metavar="FILE"
+    )
+    host: str = _flag("127.0.0.1", "Address to listen on.", metavar="ADDR")
+    port: int = _flag(
+        8787, "TCP port to listen on (0: any free one).", metavar="PORT", ge=0, le=65535
+    )
+    workers: int = _flag(
+        8,
+        "Transfers in flight in this process (serve: 0 for an API-only node).",
+        metavar="N",
+        ge=0,
+        le=256,
+    )
+    lease_seconds: float = _flag(
+        60.0,
+        "A claimed job comes back to the queue this long after its worker went silent.",
+        metavar="S",
+        ge=0.2,
+        le=3600,
+    )
+    grace: float = _flag(
+        30.0, "On SIGTERM, seconds to finish or give back running jobs.", metavar="S", ge=0, le=3600
+    )
+
     @field_validator("include", "exclude", mode="before")
     @classmethod
     def _split_globs(cls, value: Any) -> Any:
         """From the environment: whitespace-separated, the way click splits a repeatable flag."""
         return tuple(value.split()) if isinstance(value, str) else value
 
-    @field_validator("ca_bundle", "hub_ca_bundle", "state", mode="before")
+    @field_validator("ca_bundle", "hub_ca_bundle", "state", "destinations", mode="before")
     @classmethod
     def _empty_path_is_none(cls, value: Any) -> Any:
         """`--ca-bundle ""` means none, not the current directory."""

@@ -11,12 +11,12 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from typer.exceptions import TyperException
 
 from .. import __version__
 from ..app import NO_OVERRIDES, Overrides
 from ..settings import Settings
+from . import remote, serve_cmd
 from .db_cmd import db_app
 from .guard import (
     EXIT_INTERRUPTED,
@@ -26,8 +26,8 @@ from .guard import (
     INTERRUPTED,
     say_error,
 )
-from .options import HUB, OUTPUT, SELECT, TRANSFER, WHERE, takes
-from .text import printable
+from .options import CLIENT, HUB, OUTPUT, SELECT, TRANSFER, WHERE, takes
+from .text import output_console, print_lines, printable
 
 __all__ = ["INTERRUPTED", "cli", "main", "run"]
 
@@ -50,16 +50,6 @@ def _overrides(ctx: typer.Context) -> Overrides:
     return obj if isinstance(obj, Overrides) else NO_OVERRIDES
 
 
-def _console(as_json: bool) -> Console:
-    # With --json, stdout carries only JSON lines; human output moves to stderr.
-    return Console(file=sys.stderr if as_json else sys.stdout, highlight=False)
-
-
-def _lines(console: Console, lines: list[str]) -> None:
-    for line in lines:
-        console.print(printable(line), markup=False, soft_wrap=True)
-
-
 # --------------------------------------------------------------------------- commands
 
 
@@ -80,30 +70,38 @@ def _root(
 
 
 @cli.command()
-@takes(WHERE, SELECT, ("dry_run",), TRANSFER, OUTPUT, HUB, repo=True)
+@takes(WHERE, SELECT, ("dry_run",), TRANSFER, OUTPUT, HUB, CLIENT, ("no_wait",), repo=True)
 def sync(ctx: typer.Context, settings: Settings) -> int:
-    """Copy REPO_ID at a revision into --dest: verified, resumable; skips what is there."""
+    """Copy REPO_ID at a revision into --dest: verified, resumable; skips what is there.
+
+    With --worker-url the sync runs on that `data4r2 serve`; --dest then names one of its
+    destinations.
+    """
+    if settings.worker_url:
+        from .remote import run_remote_sync
+
+        return run_remote_sync(settings)
     from .. import app
     from .json_events import JsonEvents
     from .progress import make_reporter, summary_lines
     from .summary import plan_json, plan_lines, sync_json
 
     overrides = _overrides(ctx)
-    console = _console(settings.json_output)
+    console = output_console(settings.json_output)
     if settings.dry_run:
         plan = app.run_plan(settings, overrides=overrides)
         where = str(app.destination_of(settings))
         if settings.json_output:
             print(plan_json(plan, where))
         elif not settings.quiet:
-            _lines(console, plan_lines(plan, where))
+            print_lines(console, plan_lines(plan, where))
         return EXIT_OK
 
     with make_reporter(console, quiet=settings.quiet) as reporter:
         subscribers = (reporter, JsonEvents(print)) if settings.json_output else (reporter,)
         summary = app.run_sync(settings, *subscribers, overrides=overrides)
     if not settings.quiet:
-        _lines(console, summary_lines(summary))
+        print_lines(console, summary_lines(summary))
     elif summary.failures:  # even quiet, say what failed: the exit code alone says too little
         for path, reason in summary.failures:
             print(printable(f"data4r2: failed {path}: {reason}"), file=sys.stderr)
@@ -123,7 +121,7 @@ def verify(ctx: typer.Context, settings: Settings) -> int:
     if settings.json_output:
         print(verify_json(report))
     elif not settings.quiet:
-        _lines(_console(False), verify_lines(report))
+        print_lines(output_console(False), verify_lines(report))
     return EXIT_OK if report.ok else EXIT_PROBLEMS
 
 
@@ -138,13 +136,18 @@ def doctor(ctx: typer.Context, settings: Settings) -> int:
     from .doctor_view import doctor_json, doctor_table
 
     report = app.run_doctor(settings)
-    _console(settings.json_output).print(doctor_table(report))
+    output_console(settings.json_output).print(doctor_table(report))
     if settings.json_output:
         print(doctor_json(report))
     return EXIT_OK if report.ok else EXIT_PROBLEMS
 
 
 cli.add_typer(db_app, name="db")  # `data4r2 db upgrade` (cli/db_cmd.py)
+
+
+# The service's commands live in their own modules.
+for _command in (*serve_cmd.COMMANDS, *remote.COMMANDS):
+    cli.command()(_command)
 
 
 # --------------------------------------------------------------------------- entry points

@@ -25,6 +25,11 @@ SELECT = ("revision", "include", "exclude")
 HUB = ("token", "hub_rps")
 TRANSFER = ("concurrency", "part_size", "parts_in_flight", "max_retries", "force", "state")
 OUTPUT = ("quiet", "json_output", "debug")
+CLIENT = ("worker_url",)  # the service a client command talks to
+# What `serve` and `worker` run on: the destinations file, the queue (SQLite file or
+# PostgreSQL) and the transfers; LISTEN is the API's socket, `serve` only.
+SERVICE = ("destinations", "state", "db", "workers", "lease_seconds", "grace")
+LISTEN = ("host", "port")
 
 Command = Callable[..., int]
 

@@ -8,23 +8,18 @@ every line whatever its source.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable
 
 from .text import printable
 
 MASK = "****"
-# The service's bearer token; read here too so a `--debug` CLI run never shows it, even
-# before it is a Settings field.
-_EXTRA_SECRET_ENV = ("DATA4R2_API_TOKEN",)
 
 
 class Redactor:
     """Replaces each known secret value in a text; longest first, so no fragment survives."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        extra = (os.environ.get(name) for name in _EXTRA_SECRET_ENV)
-        found = {s for s in (*secrets, *extra) if s}
+        found = {s for s in secrets if s}
         self.secrets = sorted(found, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
