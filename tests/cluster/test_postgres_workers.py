@@ -215,3 +215,26 @@ def test_a_connection_cut_by_the_server_is_replaced_not_fatal(db: str) -> None:
         assert lease is not None and lease.job.sync_id == sync_id
         store.finish(lease)
         assert store.counts(sync_id)[JobState.DONE] == 1
+
+
+def test_threads_of_one_worker_claiming_at_once_register_it_once(db: str) -> None:
+    # A second registration under the same name is an orphan procrastinate row that never
+    # beats: once pruned as stalled, the reaper would take back the live job claimed under it.
+    threads, names = 8, [f"w{i}" for i in range(5)]  # five first claims: the race shows
+    with PostgresJobStore(db, pool_size=threads) as store:
+        store.create_sync(_snapshot(), DEST, _planned(threads * len(names)))
+        for name in names:
+            start = threading.Barrier(threads)
+
+            def claim(name: str = name, start: threading.Barrier = start) -> None:
+                start.wait()
+                assert store.claim(name) is not None
+
+            pool = [threading.Thread(target=claim) for _ in range(threads)]
+            for t in pool:
+                t.start()
+            for t in pool:
+                t.join()
+        with psycopg.connect(db) as conn:
+            rows = conn.execute("SELECT count(*) FROM procrastinate.procrastinate_workers")
+            assert rows.fetchone() == (len(names),)

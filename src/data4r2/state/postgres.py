@@ -20,8 +20,10 @@ How the contract maps onto procrastinate (SQL and the reasons in state/sql/postg
   'aborted' for running jobs, whose lease we take). release ("untried") has no procrastinate
   equivalent: it is a retry due now whose attempt our `files.attempts` does not count.
 - locks: every writer takes its worker's heartbeat row, then jobs, then leases (lock_jobs in
-  the SQL), so none can deadlock another; a claimer skips an object another claimer is
-  starting (a transaction-scoped advisory lock) and retries the rare unique-index clash.
+  the SQL), so none can deadlock another (a name's first registration locks the name before
+  all of them, so the threads of one worker register it once); a claimer skips an object
+  another claimer is starting (a transaction-scoped advisory lock) and retries the rare
+  unique-index clash.
 
 The retry *policy* (capped exponential backoff with jitter, the Hub's Retry-After exactly) is
 engine/retry.py's, shared with the SQLite store: procrastinate's RetryStrategy runs inside its
@@ -67,6 +69,7 @@ _BATCH = 5_000  # files per INSERT / defer statement: bounded arrays, one transa
 _CLAIM_TRIES = 5
 _ANALYZE_AFTER = 1_000  # new files in one enqueue that make the queue's statistics stale
 _REAPER_LOCK = 0x6461_7461_3472_7270  # "data4r2" + "rp": one reaper round at a time
+_WORKER_NAME_LOCKS = 0x6434_7277  # "d4rw": the first key of each worker name's lock
 
 
 class PostgresJobStore:
@@ -528,6 +531,12 @@ def _take_lease(db: Conn, lease: Lease) -> Row | None:
 def _worker_id(db: Conn, worker: str) -> int:
     """procrastinate's id of a named worker, with a heartbeat; (re)registered if needed."""
     row = db.execute(_Q["touch_worker"], {"worker": worker}).fetchone()
+    if row is None:
+        # Threads of one process claim at once under one name. A second registration would
+        # leave an orphan row that never beats: pruned as stalled, it would have the reaper
+        # take back the live job claimed under it. So: lock the name, look again, then register.
+        db.execute(_Q["lock_worker_name"], {"space": _WORKER_NAME_LOCKS, "worker": worker})
+        row = db.execute(_Q["touch_worker"], {"worker": worker}).fetchone()
     if row is None:
         row = _one(db.execute(_Q["register_worker"], {"worker": worker}))
     return int(row["worker_id"])

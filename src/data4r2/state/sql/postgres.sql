@@ -186,6 +186,10 @@ SELECT w.procrastinate_worker_id AS worker_id, procrastinate_update_heartbeat_v1
 FROM data4r2.workers w JOIN procrastinate_workers p ON p.id = w.procrastinate_worker_id
 WHERE w.name = %(worker)s;
 
+-- name: lock_worker_name
+-- Serialise the first registration of a name: the threads of one worker process claim at once, and all but one must find the row the first registers rather than register an orphan of their own. Two-key form: its own lock space, apart from the single-key reaper and upgrade locks.
+SELECT pg_advisory_xact_lock(%(space)s, hashtext(%(worker)s));
+
 -- name: register_worker
 -- A named worker (re)joins: a new procrastinate worker row, its id kept under the name.
 INSERT INTO data4r2.workers (name, procrastinate_worker_id)
