@@ -157,7 +157,9 @@ def open_state(settings: Settings) -> JobStore:
     _require_cluster_support()
     from .state.postgres import PostgresJobStore
 
-    return PostgresJobStore(settings.db.get_secret_value())
+    # Like the sink's pool (build_s3_sink): each file worker and each part uploader may be in
+    # a store call at once (claim, renew, record_part), plus the API's and the reaper's.
+    return PostgresJobStore(settings.db.get_secret_value(), pool_size=2 * settings.concurrency + 4)
 
 
 def upgrade_database(settings: Settings) -> Upgrade:
@@ -412,6 +414,45 @@ class _Targets:
 
 
 @contextmanager
+def _reaper(settings: Settings, store: JobStore, *, injected: bool) -> Iterator[None]:
+    """On PostgreSQL, the cluster's reaper loop beside every `serve` and `worker`
+    (state/pg_reaper.py): it gives back the jobs of workers silent past the stall timeout and
+    of transfers hung past their size-scaled timeout, whoever is claiming. SQLite needs none:
+    one host, whose claims take expired leases back themselves."""
+    if settings.db is None or injected:
+        yield
+        return
+    import threading
+
+    from .state.pg_reaper import start_reaper
+    from .state.postgres import PostgresJobStore
+
+    assert isinstance(store, PostgresJobStore)  # what open_state builds when DATA4R2_DB is set
+    stop = threading.Event()
+    reaper = start_reaper(store, stop)
+    try:
+        yield
+    finally:
+        stop.set()
+        reaper.join()  # a round in progress ends before the store closes under it
+
+
+def retire_worker(store: JobStore, worker: str) -> None:
+    """A worker process leaving cleanly, its jobs finished or given back: on PostgreSQL its
+    heartbeat row goes now, rather than being taken for a dead worker's by the reaper a stall
+    timeout later. The SQLite store keeps no such row."""
+    retire = getattr(store, "retire_worker", None)  # not in the JobStore port: a cluster duty
+    if not callable(retire):
+        return
+    try:
+        retire(worker)
+    except Exception as e:  # best effort on the way out: the reaper prunes the row later anyway
+        import logging
+
+        logging.getLogger(__name__).warning("could not retire worker %s: %s", worker, e)
+
+
+@contextmanager
 def service_context(
     settings: Settings,
     destinations: Destinations,
@@ -430,7 +471,10 @@ def service_context(
         targets(name)
     hub = overrides.hub or build_hub(settings)
     try:
-        with _store(settings, overrides.store, persistent=True) as store:
+        with (
+            _store(settings, overrides.store, persistent=True) as store,
+            _reaper(settings, store, injected=overrides.store is not None),
+        ):
             yield ServiceContext(
                 store=store,
                 hub=hub,

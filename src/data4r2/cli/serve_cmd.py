@@ -80,12 +80,15 @@ def serve(ctx: typer.Context, settings: Settings) -> int:
                 log.warning(
                     "workers did not stop within %.0f s; their leases will expire", settings.grace
                 )
+            elif pool is not None:
+                app.retire_worker(service.store, pool.worker)
     return EXIT_OK
 
 
 @takes(WHERE, SERVICE, ("token", "debug"))
 def worker(ctx: typer.Context, settings: Settings) -> int:
-    """Run more workers against the same state as a `serve` (its --state file on this host).
+    """Run more workers on a `serve`'s queue: its --state file on this host, or DATA4R2_DB's
+    PostgreSQL from any host (`--workers N` transfers at once).
 
     Give it the same --dest/--destinations as the server. SIGTERM stops it cleanly.
     """
@@ -111,10 +114,12 @@ def worker(ctx: typer.Context, settings: Settings) -> int:
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         pool.start()
-        log.info("data4r2 worker: %d transfers on %s", settings.workers, settings.state)
+        queue = "PostgreSQL (DATA4R2_DB)" if settings.db else (settings.state or "the state file")
+        log.info("data4r2 worker %s: %d transfers on %s", pool.worker, settings.workers, queue)
         pool.wait()
         if pool.error is not None:
             raise pool.error
+        app.retire_worker(service.store, pool.worker)
     return EXIT_OK
 
 

@@ -64,6 +64,7 @@ class WorkerThreads:
     ) -> None:
         self.threads = threads
         self.grace = grace
+        self.worker = worker_name()
         self.stopping = threading.Event()
         self.pool = WorkerPool(
             hub or ctx.hub,
@@ -71,7 +72,7 @@ class WorkerThreads:
             job_targets(ctx),
             options=options or ctx.options,
             emit=emit,
-            worker=worker_name(),
+            worker=self.worker,
             lease_seconds=lease_seconds,
         )
         self._thread = threading.Thread(target=self._run, name="worker-pool", daemon=True)
