@@ -48,7 +48,7 @@ def main() -> int:
     weed = start_seaweed(tls=True)
     tmp = Path(tempfile.mkdtemp(prefix="data4r2-resync-"))
     try:
-        with FakeHub() as hub, open_double(weed) as r2:
+        with FakeHub(rate_limits=None) as hub, open_double(weed) as r2:
             hub.add(repo)
             bucket = weed.create_bucket()
             base = {
