@@ -15,6 +15,7 @@ from functools import partial
 from ..domain import Snapshot, repo_prefix
 from ..ports import ObjectSink
 from .manifest import is_metadata_key
+from .options import SyncOptions
 from .plan import keyed_files, listing, select, selected
 from .retry import Caller
 
@@ -41,6 +42,22 @@ def vanished_keys(
             and key not in wanted
             and selected(key[len(at) :], include, exclude)
         )
+    )
+
+
+def planned_deletions(
+    sink: ObjectSink, snap: Snapshot, options: SyncOptions, call: Caller
+) -> tuple[str, ...]:
+    """What `sync --delete` will remove (nothing, and no listing, without --delete)."""
+    if not options.delete:
+        return ()
+    return vanished_keys(
+        sink,
+        snap,
+        prefix=options.prefix,
+        include=options.include,
+        exclude=options.exclude,
+        call=call,
     )
 
 

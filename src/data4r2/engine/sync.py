@@ -30,7 +30,7 @@ from ..domain import (
 )
 from ..ports import HubSource, JobStore, ObjectSink
 from . import retry
-from .delete import vanished_keys
+from .delete import planned_deletions
 from .options import SyncOptions
 from .plan import plan_files, snapshot, with_refused
 from .pool import JobTarget, WorkerPool
@@ -92,18 +92,7 @@ class SyncEngine:
             workers=o.concurrency,
             verify_objects=o.verify_objects,
         )
-        to_delete = (
-            vanished_keys(
-                self.sink,
-                snap,
-                prefix=o.prefix,
-                include=o.include,
-                exclude=o.exclude,
-                call=self._call,
-            )
-            if o.delete
-            else ()
-        )
+        to_delete = planned_deletions(self.sink, snap, o, self._call)
         plan = Plan(snap, files, refused=refused, planned_at=planned_at, to_delete=to_delete)
         self.emit(PlanReady(plan))
         return plan
