@@ -145,6 +145,11 @@ def safe_relative_path(path: str) -> str:
     return path
 
 
+def repo_prefix(prefix: str, repo: RepoRef) -> str:
+    """Where every key of `repo` lives: `{prefix/}{type}s/{id}/`."""
+    return f"{prefix.rstrip('/')}/{repo.key_prefix}" if prefix else repo.key_prefix
+
+
 def object_key(prefix: str, repo: RepoRef, path: str) -> str:
     """`{prefix/}{repo_type}s/{repo_id}/{path}` — the layout every sink uses."""
     rel = f"{repo.key_prefix}{safe_relative_path(path)}"
@@ -336,6 +341,8 @@ class Plan:
     # Unix time the plan began looking at the destination: what another run published
     # after it, this plan could not see (JobStore.create_sync, Lease.already_published).
     planned_at: float | None = None
+    # `sync --delete`: keys under the repo's prefix the source no longer has (engine/delete.py).
+    to_delete: tuple[str, ...] = ()
 
     @property
     def to_copy(self) -> tuple[PlannedFile, ...]:
@@ -358,6 +365,7 @@ class SyncSummary:
     bytes_skipped: int = 0
     elapsed_s: float = 0.0
     failures: tuple[tuple[str, str], ...] = ()  # (path, reason)
+    deleted: tuple[str, ...] = ()  # keys `sync --delete` removed (or, dry run, would remove)
 
     @property
     def ok(self) -> bool:

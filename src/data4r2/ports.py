@@ -66,6 +66,10 @@ class ObjectSink(Protocol):
 
     def head(self, key: str) -> ObjectInfo | None: ...
 
+    def read(self, key: str) -> bytes | None:
+        """The whole body of a small object (a manifest), or None when there is none."""
+        ...
+
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         """Objects under `prefix`; `sha256` may be None (a listing carries no metadata)."""
         ...

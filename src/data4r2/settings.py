@@ -145,6 +145,14 @@ class Settings(BaseSettings):
     )
     dry_run: bool = _flag(False, "Print the plan; write nothing.")
     force: bool = _flag(False, "Copy even files already identical.")
+    verify_objects: bool = _flag(
+        False, "Look at every object in the bucket (LIST, HEAD) instead of trusting the manifest."
+    )
+    delete: bool = _flag(
+        False,
+        "After a fully verified sync, remove keys under the repo's prefix the source no "
+        "longer has (only keys --include/--exclude cover; never .data4r2/).",
+    )
     quiet: bool = _flag(False, "No progress, no summary.", short="-q")
     json_output: bool = _flag(
         False,
@@ -303,6 +311,8 @@ class Settings(BaseSettings):
             parts_in_flight=self.parts_in_flight,
             max_retries=self.max_retries,
             force=self.force,
+            verify_objects=self.verify_objects,
+            delete=self.delete,
             prefix=prefix,
             keep_syncs=self.keep_syncs,
         )

@@ -107,6 +107,14 @@ def test_head_of_a_missing_key_is_none(sink: ObjectSink, prefix: str) -> None:
     assert sink.head(f"{prefix}nothing/here.bin") is None
 
 
+def test_read_returns_the_whole_body_or_none(sink: ObjectSink, prefix: str) -> None:
+    key = f"{prefix}models/acme/m/.data4r2/refs.json"  # what the manifests are read with
+    body = '{"refs": {"main": "é"}}'.encode()
+    sink.put(key, memoryview(body), meta_for(key, body))
+    assert sink.read(key) == body
+    assert sink.read(f"{prefix}models/acme/m/.data4r2/none.json") is None
+
+
 def test_list_sees_exactly_what_was_written_under_the_prefix(sink: ObjectSink, prefix: str) -> None:
     written = {
         f"{prefix}a/x.bin": b"1",

@@ -7,7 +7,7 @@ does, with R2's error codes in the messages, when `strict_r2` is on:
 - key ≤ 1,024 bytes, custom metadata ≤ 8,192 bytes;
 - at most one write (PUT, Complete) per key per second, else a retryable 429; a write
   refused for another reason does not count. DELETE is a write on R2 too, but is not
-  limited here: the engine never deletes and tests delete to set a scene;
+  limited here (the engine deletes only for `sync --delete`, once per key);
 - an unfinished upload is gone 7 days after it was created.
 
 Always, whatever `strict_r2` says: the `limits` given (part sizes, part count, PUT size —
@@ -44,6 +44,7 @@ from data4r2.sinks.checksums import crc32c_b64
 Op = Literal[
     "check",
     "head",
+    "read",
     "list",
     "put",
     "create_multipart",
@@ -256,6 +257,14 @@ class MemorySink:
             return ObjectInfo(key, len(obj.body), obj.meta.sha256, obj.meta.git_sha1 or None)
 
         return self._call("head", key, run)
+
+    def read(self, key: str) -> bytes | None:
+        def run() -> bytes | None:
+            with self._lock:
+                obj = self._objects.get(key)
+            return None if obj is None else obj.body
+
+        return self._call("read", key, run)
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         """Sorted like S3; no hashes, as an S3 listing carries no metadata."""

@@ -17,10 +17,14 @@ def s3_env(r2: R2Double) -> dict[str, str]:
 
 
 def objects(r2: R2Double, bucket: str, prefix: str) -> dict[str, bytes]:
+    """The repo's objects under `prefix`; not data4r2's manifest and refs (their own tests:
+    test_mirror_freshness.py)."""
     client = r2.client()
     out = {}
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
+            if "/.data4r2/" in obj["Key"]:
+                continue
             body = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
             out[obj["Key"][len(prefix) :]] = body
     return out

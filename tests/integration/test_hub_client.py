@@ -33,6 +33,7 @@ from data4r2.domain import (
     RevisionNotFound,
     TransientError,
 )
+from data4r2.engine import retry
 from data4r2.hub.client import HubClient, TimeoutFloor
 from data4r2.ports import ByteStream
 
@@ -291,8 +292,11 @@ def test_stall_times_out_as_transient(hub: FakeHub) -> None:
 def test_stalled_tree_page_times_out_and_is_retried(hub: FakeHub, page: str) -> None:
     """huggingface_hub's pagination passes timeout=None per request, which used to override
     the client's timeout: a page stalled mid-body hung the listing for as long as the server
-    kept silent (bug 5). Now the page times out and is fetched again."""
+    kept silent (bug 5). Now the page times out and is fetched again: by huggingface_hub's own
+    backoff (2.x), or — where it has none, as 1.x for the first page — by the engine's request
+    retry, which wraps every listing the same way (engine/sync.py `_call`)."""
     hc = client(hub, timeout=0.5)
+    policy = retry.RetryPolicy(attempts=3, base_delay=0.05, max_delay=0.1)
     sha = hc.resolve(MODEL)
     # page_size=3 pages the listing; the stall (once) never ends by itself. "later" arms it
     # only after page 1 was answered: huggingface_hub 1.x fetched page 1 and the rest differently.
@@ -309,7 +313,11 @@ def test_stalled_tree_page_times_out_and_is_retried(hub: FakeHub, page: str) -> 
         done = threading.Event()
         got: list[RemoteFile] = []
         worker = threading.Thread(
-            target=lambda: (got.extend(hc.list_files(MODEL, sha)), done.set()), daemon=True
+            target=lambda: (
+                got.extend(retry.call(lambda: hc.list_files(MODEL, sha), policy)),
+                done.set(),
+            ),
+            daemon=True,
         )
         worker.start()
         assert done.wait(20), "the listing still hangs on a stalled page"

@@ -294,11 +294,17 @@ def test_verify(hub: MemoryHub, tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert code == 0
     assert "3 matching, 0 missing" in out
 
+    # Removed behind data4r2's back: the manifest still vouches for it; --verify-objects
+    # looks at the objects themselves and finds it missing.
     (tmp_path / "models/acme/m/README.md").unlink()
-    code, out, _ = run(["verify", "acme/m", "--dest", str(tmp_path), "--json"], capsys, ov)
+    code, out, _ = run(["verify", "acme/m", "--dest", str(tmp_path)], capsys, ov)
+    assert code == 0 and "3 matching, 0 missing" in out
+    argv = ["verify", "acme/m", "--dest", str(tmp_path), "--json", "--verify-objects"]
+    code, out, _ = run(argv, capsys, ov)
     doc = json.loads(out)
     assert code == 1
     assert (doc["ok"], doc["missing"], doc["counts"]["matching"]) == (False, ["README.md"], 2)
+    assert doc["extra"] == []  # the manifest and refs under .data4r2/ are no repo files
 
 
 # --------------------------------------------------------------------------- failures

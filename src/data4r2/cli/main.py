@@ -70,7 +70,7 @@ def _root(
 
 
 @cli.command()
-@takes(WHERE, SELECT, ("dry_run",), TRANSFER, OUTPUT, HUB, CLIENT, ("no_wait",), repo=True)
+@takes(WHERE, SELECT, ("dry_run", "delete"), TRANSFER, OUTPUT, HUB, CLIENT, ("no_wait",), repo=True)
 def sync(ctx: typer.Context, settings: Settings) -> int:
     """Copy REPO_ID at a revision into --dest: verified, resumable; skips what is there.
 
@@ -111,7 +111,7 @@ def sync(ctx: typer.Context, settings: Settings) -> int:
 
 
 @cli.command()
-@takes(WHERE, SELECT, ("concurrency",), OUTPUT, HUB, repo=True)
+@takes(WHERE, SELECT, ("concurrency", "verify_objects"), OUTPUT, HUB, repo=True)
 def verify(ctx: typer.Context, settings: Settings) -> int:
     """Audit --dest against the Hub: missing, differing, extra, matching. Exit 1 on problems."""
     from .. import app

@@ -23,7 +23,15 @@ from .guard import run_guarded
 WHERE = ("dest", "endpoint_url", "ca_bundle")
 SELECT = ("revision", "include", "exclude")
 HUB = ("token", "hub_rps")
-TRANSFER = ("concurrency", "part_size", "parts_in_flight", "max_retries", "force", "state")
+TRANSFER = (
+    "concurrency",
+    "part_size",
+    "parts_in_flight",
+    "max_retries",
+    "force",
+    "verify_objects",
+    "state",
+)
 OUTPUT = ("quiet", "json_output", "debug")
 CLIENT = ("worker_url",)  # the service a client command talks to
 # What `serve` and `worker` run on: the destinations file, the queue (SQLite file or

@@ -260,4 +260,7 @@ def summary_lines(summary: SyncSummary) -> list[str]:
     )
     lines = [head, f"{summary.repo} @ {summary.commit[:12]} → {summary.destination}"]
     lines += [f"failed {path}: {reason}" for path, reason in summary.failures]
+    if summary.deleted:
+        lines.append(f"deleted {len(summary.deleted)} objects the source no longer has")
+        lines += [f"  deleted {key}" for key in summary.deleted]
     return lines

@@ -37,6 +37,7 @@ def sync_json(summary: SyncSummary) -> str:
             "elapsed_s": round(summary.elapsed_s, 3),
             "mb_per_s": round(summary.mb_per_s, 2),
             "failures": [{"path": p, "reason": r} for p, r in summary.failures],
+            "deleted": list(summary.deleted),
         }
     )
 
@@ -66,6 +67,7 @@ def plan_json(plan: Plan, destination: str) -> str:
                 for f in plan.files
             ],
             "refused": [{"path": r.file.path, "reason": r.reason} for r in plan.refused],
+            "to_delete": list(plan.to_delete),
         }
     )
 
@@ -78,8 +80,11 @@ def plan_lines(plan: Plan, destination: str) -> list[str]:
         *(f"  copy {f.file.path} ({human_bytes(f.file.size)}) → {f.key}" for f in copy),
         *(f"  skip {f.file.path} (up to date)" for f in skip),
         *(f"  {r.reason}" for r in plan.refused),  # "refusing path '…': why"
+        *(f"  delete {key}" for key in plan.to_delete),
         f"would copy {len(copy)} files ({human_bytes(sum(f.file.size for f in copy))}), "
-        f"skip {len(skip)} ({human_bytes(sum(f.file.size for f in skip))}); nothing written",
+        f"skip {len(skip)} ({human_bytes(sum(f.file.size for f in skip))})"
+        + (f", delete {len(plan.to_delete)}" if plan.to_delete else "")
+        + "; nothing written",
     ]
 
 

@@ -73,6 +73,9 @@ class LeasedSink:
     def head(self, key: str) -> ObjectInfo | None:
         return self._inner.head(key)
 
+    def read(self, key: str) -> bytes | None:
+        return self._inner.read(key)
+
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         return self._inner.list(prefix)
 

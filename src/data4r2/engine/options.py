@@ -20,6 +20,8 @@ class SyncOptions:
     retry_base_delay: float = 0.5
     retry_max_delay: float = 30.0
     force: bool = False
+    verify_objects: bool = False  # plan and verify look at every object, not the manifest
+    delete: bool = False  # after a fully verified sync, remove keys the source no longer has
     prefix: str = ""  # key prefix inside the bucket or folder
     keep_syncs: int = 20  # finished syncs (and their jobs) the state keeps per destination
 

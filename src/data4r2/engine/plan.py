@@ -17,9 +17,14 @@ from ..domain import (
     SyncSummary,
     UnsafePath,
     object_key,
+    repo_prefix,
 )
 from ..ports import HubSource, ObjectSink
+from .manifest import META_DIR, is_metadata_key, trusted_manifest
 from .retry import Caller
+
+# A repo path under our metadata folder would overwrite a manifest or the refs.
+RESERVED = f"the name {META_DIR!r} is reserved for data4r2's manifests and refs"
 
 
 def select(
@@ -33,26 +38,20 @@ def select(
     (tests/unit/test_layers.py); tests/unit/test_select.py pins it to the installed
     huggingface_hub on a few thousand cases.
     """
-    allow = [_pattern(p) for p in include]
-    ignore = [_pattern(p) for p in exclude]
+    return sorted((f for f in files if selected(f.path, include, exclude)), key=lambda f: f.path)
 
-    def kept(f: RemoteFile) -> bool:
-        path = f.path.replace("\\", "/")
-        if allow and not any(fnmatch.fnmatchcase(path, p) for p in allow):
-            return False
-        return not any(fnmatch.fnmatchcase(path, p) for p in ignore)
 
-    return sorted(filter(kept, files), key=lambda f: f.path)
+def selected(path: str, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
+    """Whether `select` keeps a file at `path` (the rule `sync --delete` also applies to keys)."""
+    path = path.replace("\\", "/")
+    if include and not any(fnmatch.fnmatchcase(path, _pattern(p)) for p in include):
+        return False
+    return not any(fnmatch.fnmatchcase(path, _pattern(p)) for p in exclude)
 
 
 def _pattern(pattern: str) -> str:
     pattern = pattern.replace("\\", "/")
     return pattern + "*" if pattern.endswith("/") else pattern
-
-
-def repo_prefix(prefix: str, repo: RepoRef) -> str:
-    """Where every key of `repo` lives: `{prefix/}{type}s/{id}/`."""
-    return f"{prefix.rstrip('/')}/{repo.key_prefix}" if prefix else repo.key_prefix
 
 
 def keyed_files(
@@ -65,6 +64,9 @@ def keyed_files(
     keyed: list[tuple[RemoteFile, str]] = []
     refused: list[RefusedFile] = []
     for f in files:
+        if f.path.startswith(META_DIR):
+            refused.append(RefusedFile(f, str(UnsafePath(f.path, RESERVED))))
+            continue
         try:
             keyed.append((f, object_key(prefix, repo, f.path)))
         except UnsafePath as exc:
@@ -90,8 +92,10 @@ def snapshot(hub: HubSource, repo: RepoRef, call: Caller) -> Snapshot:
 
 
 def listing(sink: ObjectSink, prefix: str, call: Caller) -> dict[str, ObjectInfo]:
-    """Every object under `prefix` by key (sizes only: a listing carries no metadata)."""
-    return {info.key: info for info in call(lambda: list(sink.list(prefix)))}
+    """Every object under the repo's `prefix` by key (sizes only: a listing carries no
+    metadata), but data4r2's own manifests and refs, which are no repo files."""
+    listed = call(lambda: list(sink.list(prefix)))
+    return {i.key: i for i in listed if not is_metadata_key(prefix, i.key)}
 
 
 def heads_where_sizes_match(
@@ -123,14 +127,40 @@ def plan_files(
     force: bool,
     call: Caller,
     workers: int,
+    verify_objects: bool = False,
 ) -> tuple[tuple[PlannedFile, ...], tuple[RefusedFile, ...]]:
-    """What to copy and what to skip; and apart, the files refused before anything is written."""
+    """What to copy and what to skip; and apart, the files refused before anything is written.
+
+    Files the trusted manifest of this commit records as they are now cost no request
+    (a no-change re-sync is one GET of the refs and one of the manifest); the others are
+    looked at in the bucket. `verify_objects` ignores the manifest and looks at every one.
+    """
     keyed, refused = keyed_files(prefix, snap.repo, select(snap.files, include, exclude))
+    if force:
+        return tuple(PlannedFile(f, key, up_to_date=False) for f, key in keyed), tuple(refused)
+    known = set() if verify_objects else manifest_matches(sink, snap, keyed, prefix, call)
+    unknown = [(f, key) for f, key in keyed if key not in known]
     have: dict[str, ObjectInfo] = {}
-    if not force:
+    if unknown:
         listed = listing(sink, repo_prefix(prefix, snap.repo), call)
-        have = heads_where_sizes_match(sink, keyed, listed, call, workers)
+        have = heads_where_sizes_match(sink, unknown, listed, call, workers)
     planned = tuple(
-        PlannedFile(f, key, up_to_date=key in have and have[key].matches(f)) for f, key in keyed
+        PlannedFile(f, key, up_to_date=key in known or (key in have and have[key].matches(f)))
+        for f, key in keyed
     )
     return planned, tuple(refused)
+
+
+def manifest_matches(
+    sink: ObjectSink,
+    snap: Snapshot,
+    keyed: list[tuple[RemoteFile, str]],
+    prefix: str,
+    call: Caller,
+) -> set[str]:
+    """Keys of `keyed` whose file the trusted manifest of `snap.commit` records as is."""
+    manifest = call(lambda: trusted_manifest(sink, repo_prefix(prefix, snap.repo), snap.commit))
+    if manifest is None:
+        return set()
+    entries = manifest.entries()
+    return {key for f, key in keyed if (e := entries.get(f.path)) and e.matches(f, key)}

@@ -30,10 +30,12 @@ from ..domain import (
 )
 from ..ports import HubSource, JobStore, ObjectSink
 from . import retry
+from .delete import planned_deletions
 from .options import SyncOptions
 from .plan import plan_files, snapshot, with_refused
 from .pool import JobTarget, WorkerPool
 from .reclaim import reclaim_stale_uploads, repo_prefix
+from .settle import settle_mirror
 
 T = TypeVar("T")
 
@@ -88,8 +90,10 @@ class SyncEngine:
             force=o.force,
             call=self._call,
             workers=o.concurrency,
+            verify_objects=o.verify_objects,
         )
-        plan = Plan(snap, files, refused=refused, planned_at=planned_at)
+        to_delete = planned_deletions(self.sink, snap, o, self._call)
+        plan = Plan(snap, files, refused=refused, planned_at=planned_at, to_delete=to_delete)
         self.emit(PlanReady(plan))
         return plan
 
@@ -135,6 +139,7 @@ class SyncEngine:
         summary = with_refused(
             self._summary(sync_id, plan.snapshot, time.monotonic() - started), plan.refused
         )
+        summary = settle_mirror(self.sink, plan, summary, o, self._call)
         self.emit(SyncFinished(summary))
         return summary
 

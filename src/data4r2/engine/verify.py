@@ -1,6 +1,8 @@
 """Audit a destination against the Hub at a revision, like `rclone check`.
 
-The walk (what is where) is kept apart from the comparison (`ObjectInfo.matches`).
+The walk (what is where) is kept apart from the comparison (`ObjectInfo.matches`). Files the
+trusted manifest of the commit records as they are match without a request (engine/manifest.py);
+`verify_objects` looks at every object instead, and only a walk of the bucket can name extras.
 """
 
 from __future__ import annotations
@@ -10,11 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from ..domain import RepoRef
+from ..domain import RepoRef, repo_prefix
 from ..ports import HubSource, ObjectSink
 from . import retry
 from .options import SyncOptions
-from .plan import heads_where_sizes_match, keyed_files, listing, repo_prefix, select, snapshot
+from .plan import (
+    heads_where_sizes_match,
+    keyed_files,
+    listing,
+    manifest_matches,
+    select,
+    snapshot,
+)
 
 T = TypeVar("T")
 
@@ -49,15 +58,22 @@ def verify(
     snap = snapshot(hub, repo, call)
     files = select(snap.files, options.include, options.exclude)
     prefix = repo_prefix(options.prefix, repo)
-    listed = listing(sink, prefix, call)
     keyed, refused = keyed_files(options.prefix, repo, files)
-    heads = heads_where_sizes_match(sink, keyed, listed, call, options.concurrency)
+    known: set[str] = set()
+    if not options.verify_objects:
+        known = manifest_matches(sink, snap, keyed, options.prefix, call)
+    walk = options.verify_objects or len(known) < len(keyed)
+    listed = listing(sink, prefix, call) if walk else {}
+    unknown = [(f, key) for f, key in keyed if key not in known]
+    heads = heads_where_sizes_match(sink, unknown, listed, call, options.concurrency)
 
     # A name unsafe as a key is never mirrored, so it is missing (sync reports it as failed).
     missing, differing, matching = [r.file.path for r in refused], [], []
     for f, key in keyed:
         info = heads.get(key)
-        if key not in listed:
+        if key in known:
+            matching.append(f.path)
+        elif key not in listed:
             missing.append(f.path)
         elif info is not None and info.matches(f):
             matching.append(f.path)

@@ -266,6 +266,15 @@ class FolderSink:
             raise DestinationError(f"cannot read {path}: {e.strerror}") from e
         return ObjectInfo(key, st.st_size, sha256, git_sha1)
 
+    def read(self, key: str) -> bytes | None:
+        path = self._path(key)
+        try:
+            return path.read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+        except OSError as e:
+            raise DestinationError(f"cannot read {path}: {e.strerror}") from e
+
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         """Regular files (and symlinks to files inside root) whose key starts with `prefix`."""
         base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""

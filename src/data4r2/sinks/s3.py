@@ -192,6 +192,16 @@ class S3Sink:
             git_sha1=meta.get("git-sha1"),
         )
 
+    def read(self, key: str) -> bytes | None:
+        with translate(self._where("GetObject", key)):
+            try:
+                response = self._client.get_object(Bucket=self._bucket, Key=key)
+            except ClientError as exc:
+                if http_status(exc) == 404 or error_code(exc) == "NoSuchKey":
+                    return None
+                raise
+            return response["Body"].read()
+
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         paginator = self._client.get_paginator("list_objects_v2")
         with translate(self._where("ListObjectsV2", prefix)):
