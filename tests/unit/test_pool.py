@@ -14,6 +14,7 @@ from typing import Any
 
 from data4r2.domain import (
     CredentialsError,
+    DestinationError,
     Event,
     FileFailed,
     FileRetrying,
@@ -302,3 +303,49 @@ def test_a_job_whose_workers_keep_dying_fails_after_its_attempts() -> None:
     assert job.state is JobState.FAILED and job.attempts == 5
     assert job.error is not None and "gave up after 4 attempts" in job.error
     assert [type(e) for e in failed] == [FileFailed]
+
+
+def test_a_job_whose_destination_is_unknown_fails_and_the_thread_goes_on() -> None:
+    # A sync whose destination the server's config no longer has: the lookup raises.
+    store = MemoryJobStore()
+    hub = MemoryHub()
+    hub.add("a.txt", b"a" * 10)
+    hub.add("b.txt", b"b" * 10)
+    snap = Snapshot(REPO, hub.commit, tuple(hub.list_files(REPO, hub.commit)))
+    gone, _ = (
+        store.create_sync(snap, dest, [PlannedFile(snap.files[i], f"k/{i}", False)])
+        for i, dest in enumerate(("mem://removed", DEST))
+    )
+    sink = MemorySink()
+
+    def targets(sync_id: int) -> JobTarget:
+        if sync_id == gone:
+            raise DestinationError(
+                "sync 1 writes to mem://removed, which this server no longer has"
+            )
+        return JobTarget(snap, sink, DEST)
+
+    failed: list[Event] = []
+    pool = WorkerPool(
+        hub,
+        store,
+        targets,
+        options=SyncOptions(part_size=5 * MiB, memory_budget=16 * MiB),
+        emit=lambda e: failed.append(e) if isinstance(e, FileFailed) else None,
+        worker="svc",
+    )
+    stop = threading.Event()
+    runner = threading.Thread(target=pool.run, args=(stop,), kwargs={"threads": 1}, daemon=True)
+    runner.start()
+    deadline = time.monotonic() + 10
+    while store.job(2).state is not JobState.DONE:  # the one thread must live to run it
+        assert time.monotonic() < deadline, f"job 2 is {store.job(2).state}: the thread died"
+        time.sleep(0.02)
+    stop.set()
+    runner.join(10)
+
+    job = store.job(1)
+    assert job.state is JobState.FAILED and job.attempts == 1  # no retry: it cannot run here
+    assert job.error is not None and "no longer has" in job.error
+    assert [e.path for e in failed if isinstance(e, FileFailed)] == ["a.txt"]
+    assert sink.get("k/1") == b"b" * 10

@@ -259,8 +259,14 @@ class WorkerPool:
             self._settle(lambda: self.store.fail(lease, reason, retry_in=None))
             self.emit(FileFailed(file.path, reason))
             return
+        try:
+            target = self.targets(job.sync_id)
+        except Exception as exc:  # e.g. its destination left the server's config
+            # Kept with its error, visible in `jobs` (an unknown destination is no
+            # retryable error: FAILED at once); the thread lives on for other syncs.
+            self._failed(lease, exc)
+            return
         running = _Running(lease)
-        target = self.targets(job.sync_id)
 
         def confirm() -> None:
             self.store.renew(lease, self.lease_seconds)
