@@ -144,8 +144,7 @@ def _pool(
         lambda _sync_id: JobTarget(snap, sink, DEST),
         options=SyncOptions(part_size=5 * MiB, memory_budget=16 * MiB, concurrency=2),
         emit=lambda e: None,
-        worker="w-test",
-        **kw,
+        **{"worker": "w-test", **kw},
     )
 
 
@@ -349,3 +348,63 @@ def test_a_job_whose_destination_is_unknown_fails_and_the_thread_goes_on() -> No
     assert job.error is not None and "no longer has" in job.error
     assert [e.path for e in failed if isinstance(e, FileFailed)] == ["a.txt"]
     assert sink.get("k/1") == b"b" * 10
+
+
+class StuckHub(MemoryHub):
+    """Every stream sends `after` bytes, then its read hangs until the test sets `resume`."""
+
+    def __init__(self, after: int) -> None:
+        super().__init__()
+        self.after = after
+        self.stuck = threading.Event()
+        self.resume = threading.Event()
+
+    def open(self, repo: RepoRef, commit: str, file: RemoteFile, offset: int = 0) -> Any:
+        stream = super().open(repo, commit, file, offset)
+        inner = stream.readinto
+        sent = [0]
+
+        def readinto(buf: memoryview) -> int:
+            if sent[0] >= self.after:
+                self.stuck.set()
+                assert self.resume.wait(60)
+            n: int = inner(buf if sent[0] >= self.after else buf[: self.after - sent[0]])
+            sent[0] += n
+            return n
+
+        stream.readinto = readinto
+        return stream
+
+
+def test_a_read_that_never_returns_does_not_hold_shutdown_past_the_grace() -> None:
+    store = MemoryJobStore()
+    hub = StuckHub(after=100)
+    hub.add("stuck.txt", os.urandom(1000))
+    snap = Snapshot(REPO, hub.commit, tuple(hub.list_files(REPO, hub.commit)))
+    store.create_sync(snap, DEST, [PlannedFile(snap.files[0], "k/stuck.txt", False)])
+    sink = CountingSink(MemorySink())
+    pool = _pool(hub, store, sink, snap, worker="w-stuck")
+    stop = threading.Event()
+    runner = threading.Thread(target=pool.run, args=(stop,), kwargs={"grace": 0.3}, daemon=True)
+    runner.start()
+    try:
+        assert hub.stuck.wait(30)
+
+        stop.set()  # SIGTERM while the read hangs
+        stopped_at = time.monotonic()
+        runner.join(10)
+        took = time.monotonic() - stopped_at
+
+        assert not runner.is_alive(), "the pool waited for a read that never returns"
+        assert took < 0.3 + 2.0
+        job = store.job(1)
+        assert job.state is JobState.PENDING and job.attempts == 0  # given back, not expired
+    finally:
+        hub.resume.set()  # the abandoned read goes on: its transfer must write nothing
+    deadline = time.monotonic() + 10
+    while any(t.name.startswith("w-stuck-") for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the abandoned thread never ended"
+        time.sleep(0.02)
+    assert sink.calls[("put", "k/stuck.txt")] == 0
+    assert sink.inner.head("k/stuck.txt") is None
+    assert store.job(1).state is JobState.PENDING
