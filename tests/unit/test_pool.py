@@ -408,3 +408,36 @@ def test_a_read_that_never_returns_does_not_hold_shutdown_past_the_grace() -> No
     assert sink.calls[("put", "k/stuck.txt")] == 0
     assert sink.inner.head("k/stuck.txt") is None
     assert store.job(1).state is JobState.PENDING
+
+
+def test_a_cancelled_transfer_stops_at_the_next_part_once_its_stalled_read_resumes() -> None:
+    # The service's cancel mid-file: the read hangs in part 3, the sync is cancelled, the
+    # read resumes. The renewer (every lease/3 = 20 s here) has not noticed yet: the next
+    # part itself must find the lease gone, and nothing may reach the bucket after it.
+    store = MemoryJobStore()
+    hub = StuckHub(after=2 * 5 * MiB + 100)
+    hub.add("big.bin", os.urandom(17 * MiB), lfs=True)  # 4 parts
+    snap = Snapshot(REPO, hub.commit, tuple(hub.list_files(REPO, hub.commit)))
+    key = "models/acme/model/big.bin"
+    sync_id = store.create_sync(snap, DEST, [PlannedFile(snap.files[0], key, False)])
+    sink = CountingSink(MemorySink())
+    pool = _pool(hub, store, sink, snap, lease_seconds=60)
+    runner = threading.Thread(
+        target=pool.run, args=(threading.Event(),), kwargs={"until_idle": True}, daemon=True
+    )
+    runner.start()
+    assert hub.stuck.wait(30)
+    deadline = time.monotonic() + 10
+    while len(store.upload(DEST, key).parts) < 2:  # type: ignore[union-attr]
+        assert time.monotonic() < deadline, "parts 1 and 2 were never recorded"
+        time.sleep(0.01)
+
+    assert store.cancel_sync(sync_id) == 1  # DELETE /v1/syncs/{id}
+    hub.resume.set()
+    runner.join(30)  # until_idle: returns once its threads are done with the transfer
+
+    assert not runner.is_alive()
+    assert sorted(n for (_, n) in sink.parts) == [1, 2]  # nothing sent after the cancel
+    assert sink.calls[("complete", key)] == 0
+    assert sink.inner.head(key) is None
+    assert store.job(1).state is JobState.CANCELLED
