@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +142,27 @@ def test_sigterm_stops_serve_cleanly_and_gives_running_jobs_back(
     wait_until(lambda: state_of(service, sync_id) == "done", "the released job to finish")
     [job] = service.http().get(f"/v1/syncs/{sync_id}/jobs").json()["jobs"]
     assert job["attempts"] == 1  # released untried, not counted as a failure
+
+
+def test_sigterm_with_a_read_stuck_gives_the_job_back_within_the_grace(
+    service: Service, hub: FakeHub
+) -> None:
+    # The Hub stops sending mid-file and the transfer sits in a read (for up to the Hub read
+    # timeout, 30 s): SIGTERM must not wait for it, nor leave its job leased until expiry.
+    state = Path(service.env["DATA4R2_STATE"])
+    stall_big_file(hub)
+    service.start("--workers", "2", "--grace", "1")
+    sync_id = submit(service, include=[BIG])
+    wait_until(lambda: recorded_parts(state) >= 2, "two parts recorded, the read stalled")
+    sent = time.monotonic()
+    assert service.stop(signal.SIGTERM, timeout=30) == 0
+    took = time.monotonic() - sent
+    assert "did not stop" not in service.log()
+    assert took < 1 + 4, f"SIGTERM took {took:.1f} s with a 1 s grace"
+    service.start("--workers", "0")  # look before anything can claim it again
+    [job] = service.http().get(f"/v1/syncs/{sync_id}/jobs").json()["jobs"]
+    assert job["state"] == "pending" and job["attempts"] == 0  # released by the pool
+    hub.faults.release_all()
 
 
 def test_a_small_sync_is_not_starved_by_a_big_one(service: Service, hub: FakeHub) -> None:
