@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fakehub import FakeHub, Fault
+from servers.seaweed import SeaweedServer
 
 from tests.e2e.conftest import MODEL_FILES, PART
 
@@ -163,6 +164,30 @@ def test_sigterm_with_a_read_stuck_gives_the_job_back_within_the_grace(
     [job] = service.http().get(f"/v1/syncs/{sync_id}/jobs").json()["jobs"]
     assert job["state"] == "pending" and job["attempts"] == 0  # released by the pool
     hub.faults.release_all()
+
+
+def test_a_sync_whose_destination_left_the_config_fails_visibly_and_workers_go_on(
+    service: Service, seaweed: SeaweedServer
+) -> None:
+    archive = seaweed.create_bucket()
+    file = service.tmp / "destinations.toml"
+    file.write_text(
+        f'[destinations.archive]\nurl = "s3://{archive}/keep"\n'
+        'access_key_id_env = "AWS_ACCESS_KEY_ID"\nsecret_access_key_env = "AWS_SECRET_ACCESS_KEY"\n'
+    )
+    service.start("--workers", "0", "--destinations", str(file))
+    orphan = submit(service, "acme/tiny-data", repo_type="dataset", dest="archive")
+    assert service.stop(signal.SIGTERM) == 0
+    service.start("--workers", "1")  # restarted without the archive destination
+    kept = submit(service, include=["config.json"])
+    # One worker thread: it must live through every job of the orphaned sync to run this one.
+    wait_until(lambda: state_of(service, kept) == "done", "the other sync to finish")
+    wait_until(lambda: state_of(service, orphan) == "failed", "the orphaned sync to fail")
+    jobs = service.http().get(f"/v1/syncs/{orphan}/jobs").json()["jobs"]
+    assert len(jobs) == 3
+    for job in jobs:
+        assert job["state"] == "failed" and job["attempts"] == 1  # not retried: cannot run
+        assert "no longer has among its destinations" in job["error"]
 
 
 def test_a_small_sync_is_not_starved_by_a_big_one(service: Service, hub: FakeHub) -> None:
