@@ -16,6 +16,7 @@ from doubles.memory_sink import MemorySink
 
 from data4r2.domain import (
     CredentialsError,
+    DestinationError,
     Event,
     FileFailed,
     FileRetrying,
@@ -144,8 +145,7 @@ def _pool(
         lambda _sync_id: JobTarget(snap, sink, DEST),
         options=SyncOptions(part_size=5 * MiB, memory_budget=16 * MiB, concurrency=2),
         emit=lambda e: None,
-        worker="w-test",
-        **kw,
+        **{"worker": "w-test", **kw},
     )
 
 
@@ -303,3 +303,142 @@ def test_a_job_whose_workers_keep_dying_fails_after_its_attempts() -> None:
     assert job.state is JobState.FAILED and job.attempts == 5
     assert job.error is not None and "gave up after 4 attempts" in job.error
     assert [type(e) for e in failed] == [FileFailed]
+
+
+def test_a_job_whose_destination_is_unknown_fails_and_the_thread_goes_on() -> None:
+    # A sync whose destination the server's config no longer has: the lookup raises.
+    store = MemoryJobStore()
+    hub = MemoryHub()
+    hub.add("a.txt", b"a" * 10)
+    hub.add("b.txt", b"b" * 10)
+    snap = Snapshot(REPO, hub.commit, tuple(hub.list_files(REPO, hub.commit)))
+    gone, _ = (
+        store.create_sync(snap, dest, [PlannedFile(snap.files[i], f"k/{i}", False)])
+        for i, dest in enumerate(("mem://removed", DEST))
+    )
+    sink = MemorySink()
+
+    def targets(sync_id: int) -> JobTarget:
+        if sync_id == gone:
+            raise DestinationError(
+                "sync 1 writes to mem://removed, which this server no longer has"
+            )
+        return JobTarget(snap, sink, DEST)
+
+    failed: list[Event] = []
+    pool = WorkerPool(
+        hub,
+        store,
+        targets,
+        options=SyncOptions(part_size=5 * MiB, memory_budget=16 * MiB),
+        emit=lambda e: failed.append(e) if isinstance(e, FileFailed) else None,
+        worker="svc",
+    )
+    stop = threading.Event()
+    runner = threading.Thread(target=pool.run, args=(stop,), kwargs={"threads": 1}, daemon=True)
+    runner.start()
+    deadline = time.monotonic() + 10
+    while store.job(2).state is not JobState.DONE:  # the one thread must live to run it
+        assert time.monotonic() < deadline, f"job 2 is {store.job(2).state}: the thread died"
+        time.sleep(0.02)
+    stop.set()
+    runner.join(10)
+
+    job = store.job(1)
+    assert job.state is JobState.FAILED and job.attempts == 1  # no retry: it cannot run here
+    assert job.error is not None and "no longer has" in job.error
+    assert [e.path for e in failed if isinstance(e, FileFailed)] == ["a.txt"]
+    assert sink.get("k/1") == b"b" * 10
+
+
+class StuckHub(MemoryHub):
+    """Every stream sends `after` bytes, then its read hangs until the test sets `resume`."""
+
+    def __init__(self, after: int) -> None:
+        super().__init__()
+        self.after = after
+        self.stuck = threading.Event()
+        self.resume = threading.Event()
+
+    def open(self, repo: RepoRef, commit: str, file: RemoteFile, offset: int = 0) -> Any:
+        stream = super().open(repo, commit, file, offset)
+        inner = stream.readinto
+        sent = [0]
+
+        def readinto(buf: memoryview) -> int:
+            if sent[0] >= self.after:
+                self.stuck.set()
+                assert self.resume.wait(60)
+            n: int = inner(buf if sent[0] >= self.after else buf[: self.after - sent[0]])
+            sent[0] += n
+            return n
+
+        stream.readinto = readinto
+        return stream
+
+
+def test_a_read_that_never_returns_does_not_hold_shutdown_past_the_grace() -> None:
+    store = MemoryJobStore()
+    hub = StuckHub(after=100)
+    hub.add("stuck.txt", os.urandom(1000))
+    snap = Snapshot(REPO, hub.commit, tuple(hub.list_files(REPO, hub.commit)))
+    store.create_sync(snap, DEST, [PlannedFile(snap.files[0], "k/stuck.txt", False)])
+    sink = CountingSink(MemorySink())
+    pool = _pool(hub, store, sink, snap, worker="w-stuck")
+    stop = threading.Event()
+    runner = threading.Thread(target=pool.run, args=(stop,), kwargs={"grace": 0.3}, daemon=True)
+    runner.start()
+    try:
+        assert hub.stuck.wait(30)
+
+        stop.set()  # SIGTERM while the read hangs
+        stopped_at = time.monotonic()
+        runner.join(10)
+        took = time.monotonic() - stopped_at
+
+        assert not runner.is_alive(), "the pool waited for a read that never returns"
+        assert took < 0.3 + 2.0
+        job = store.job(1)
+        assert job.state is JobState.PENDING and job.attempts == 0  # given back, not expired
+    finally:
+        hub.resume.set()  # the abandoned read goes on: its transfer must write nothing
+    deadline = time.monotonic() + 10
+    while any(t.name.startswith("w-stuck-") for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the abandoned thread never ended"
+        time.sleep(0.02)
+    assert sink.calls[("put", "k/stuck.txt")] == 0
+    assert sink.inner.head("k/stuck.txt") is None
+    assert store.job(1).state is JobState.PENDING
+
+
+def test_a_cancelled_transfer_stops_at_the_next_part_once_its_stalled_read_resumes() -> None:
+    # The service's cancel mid-file: the read hangs in part 3, the sync is cancelled, the
+    # read resumes. The renewer (every lease/3 = 20 s here) has not noticed yet: the next
+    # part itself must find the lease gone, and nothing may reach the bucket after it.
+    store = MemoryJobStore()
+    hub = StuckHub(after=2 * 5 * MiB + 100)
+    hub.add("big.bin", os.urandom(17 * MiB), lfs=True)  # 4 parts
+    snap = Snapshot(REPO, hub.commit, tuple(hub.list_files(REPO, hub.commit)))
+    key = "models/acme/model/big.bin"
+    sync_id = store.create_sync(snap, DEST, [PlannedFile(snap.files[0], key, False)])
+    sink = CountingSink(MemorySink())
+    pool = _pool(hub, store, sink, snap, lease_seconds=60)
+    runner = threading.Thread(
+        target=pool.run, args=(threading.Event(),), kwargs={"until_idle": True}, daemon=True
+    )
+    runner.start()
+    assert hub.stuck.wait(30)
+    deadline = time.monotonic() + 10
+    while len(store.upload(DEST, key).parts) < 2:  # type: ignore[union-attr]
+        assert time.monotonic() < deadline, "parts 1 and 2 were never recorded"
+        time.sleep(0.01)
+
+    assert store.cancel_sync(sync_id) == 1  # DELETE /v1/syncs/{id}
+    hub.resume.set()
+    runner.join(30)  # until_idle: returns once its threads are done with the transfer
+
+    assert not runner.is_alive()
+    assert sorted(n for (_, n) in sink.parts) == [1, 2]  # nothing sent after the cancel
+    assert sink.calls[("complete", key)] == 0
+    assert sink.inner.head(key) is None
+    assert store.job(1).state is JobState.CANCELLED

@@ -1,10 +1,14 @@
 """A sink that lets one job write only while its lease holds: nothing published after a loss.
 
-The pool's renewer sets `lost` when a renewal fails (lease expired and taken, sync cancelled);
-every write checks it, so a transfer stops at its next part at the latest. The two writes
-that publish (a single PUT, CompleteMultipartUpload) first renew the lease in the store, so
-an object is only ever published by the job's current holder (issue 15 bug 6): the
-per-object lease in the store is what stops two runs from racing for one key.
+The pool's renewer sets `lost` when a renewal fails (lease expired and taken, sync cancelled),
+but only every lease/3 seconds. So every write that sends bytes — CreateMultipartUpload, each
+part, a single PUT, CompleteMultipartUpload — first renews the lease in the store (one small
+write per part of ≥ 5 MiB): a cancelled job stops at its next part boundary, however long
+its read was stalled when the cancel came, and an object is only ever published by the job's
+current holder (issue 15 bug 6) — the per-object lease in the store is what stops two runs
+from racing for one key. The store's renew and cancel are each one atomic update, so a renew
+after the cancel fails. What no check can stop is a publishing request already sent when the
+cancel lands: that one may still complete.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ class LeasedSink:
         if self._lost.is_set():
             raise LeaseLost("the job's lease was lost: stopping before the next write")
 
-    def _publishing(self) -> None:
+    def _confirmed(self) -> None:
         self._check()
         try:
             self._confirm()
@@ -43,19 +47,19 @@ class LeasedSink:
     # -- writes: guarded ------------------------------------------------------------------
 
     def put(self, key: str, body: memoryview, meta: ObjectMeta) -> None:
-        self._publishing()
+        self._confirmed()
         self._inner.put(key, body, meta)
 
     def create_multipart(self, key: str, meta: ObjectMeta, part_size: int) -> str:
-        self._check()
+        self._confirmed()
         return self._inner.create_multipart(key, meta, part_size)
 
     def upload_part(self, key: str, upload_id: str, number: int, body: memoryview) -> PartInfo:
-        self._check()
+        self._confirmed()
         return self._inner.upload_part(key, upload_id, number, body)
 
     def complete(self, key: str, upload_id: str, parts: Sequence[PartInfo]) -> None:
-        self._publishing()
+        self._confirmed()
         self._inner.complete(key, upload_id, parts)
 
     def delete(self, key: str) -> None:

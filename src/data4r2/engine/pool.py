@@ -65,6 +65,10 @@ FATAL = (
 IDLE_POLL = 1.0
 # A job whose object another run holds is polled this often (that run may finish any time).
 HELD_POLL = 0.5
+# After the grace period, how long a stopped transfer may take to reach its next write
+# (where it sees the stop and gives its job back) before the pool gives the job back itself
+# and stops waiting for that thread: a Hub read that never returns must not hold shutdown.
+ABANDON_AFTER = 1.0
 
 
 @dataclass(frozen=True)
@@ -138,8 +142,10 @@ class WorkerPool:
         `until_idle`: return once no job of `sync_id` (or of any sync) is pending or running
         — the embedded sync. `stop` set (SIGTERM): claim nothing more, let running jobs
         finish for up to `grace` seconds, then stop them at their next write and give their
-        jobs back untried (release); return. `stop_on_fatal`: a FATAL error stops the pool at
-        once and is raised here (the embedded sync); otherwise it fails just that job.
+        jobs back untried (release); return. A thread stuck in a call (a Hub read that never
+        returns) is left behind ABANDON_AFTER seconds later, its job released by the pool.
+        `stop_on_fatal`: a FATAL error stops the pool at once and is raised here (the
+        embedded sync); otherwise it fails just that job.
         `self.stopping` is set as soon as the pool stops claiming.
         """
         o = self.options
@@ -166,12 +172,13 @@ class WorkerPool:
         ]
         renewer = threading.Thread(target=self._renew_loop, args=(done,), daemon=True)
         stop_seen: float | None = None
+        abandoned = False
         try:
             renewer.start()
             for t in workers:
                 t.start()
             for t in workers:
-                while t.is_alive():
+                while t.is_alive() and not abandoned:
                     t.join(0.05 if stop_seen is None and stop.is_set() else 0.25)
                     if not stop.is_set():
                         continue  # short joins keep the main thread responsive to Ctrl-C
@@ -180,8 +187,12 @@ class WorkerPool:
                         if grace > 0:  # claim nothing more; running jobs may finish
                             self.stopping.set()
                             self._bump()
-                    if time.monotonic() - stop_seen >= grace:
+                    waited = time.monotonic() - stop_seen
+                    if waited >= grace:
                         stop_now()
+                    if waited >= grace + ABANDON_AFTER:
+                        self._abandon()
+                        abandoned = True
         except BaseException:
             stop_now()
             raise
@@ -189,7 +200,8 @@ class WorkerPool:
             self.stopping.set()
             done.set()
             self._bump()
-            uploads.shutdown(wait=True, cancel_futures=True)
+            # Abandoned: a part upload may be as stuck as the read was; do not wait for it.
+            uploads.shutdown(wait=not abandoned, cancel_futures=True)
         if stop_on_fatal and self._fatal:
             raise self._fatal[0]
 
@@ -259,8 +271,14 @@ class WorkerPool:
             self._settle(lambda: self.store.fail(lease, reason, retry_in=None))
             self.emit(FileFailed(file.path, reason))
             return
+        try:
+            target = self.targets(job.sync_id)
+        except Exception as exc:  # e.g. its destination left the server's config
+            # Kept with its error, visible in `jobs` (an unknown destination is no
+            # retryable error: FAILED at once); the thread lives on for other syncs.
+            self._failed(lease, exc)
+            return
         running = _Running(lease)
-        target = self.targets(job.sync_id)
 
         def confirm() -> None:
             self.store.renew(lease, self.lease_seconds)
@@ -336,6 +354,17 @@ class WorkerPool:
                     r.lost.set()
                 except Exception:  # noqa: S112 - a store hiccup (a busy file): the next round retries
                     continue
+
+    def _abandon(self) -> None:
+        """Give back the jobs of threads still running after the stop: their leases go now
+        (not when they expire), and `lost` makes LeasedSink refuse whatever those threads
+        would write if their stuck call ever returns. The threads are daemons: left behind."""
+        with self._running_lock:
+            running = list(self._running.values())
+        for r in running:
+            r.lost.set()
+            with contextlib.suppress(Exception):  # lost meanwhile, or the store is down:
+                self.store.release(r.lease)  # then the lease simply expires
 
     def _lose_all(self) -> None:
         """Stop every running transfer at its next write (shutdown or Ctrl-C)."""
