@@ -179,3 +179,19 @@ def test_the_sampler_draws_a_sync_from_its_start_to_its_end(web: Dashboard) -> N
     samples = throughput.samples(sync_id)
     assert [s.bytes_done for s in samples] == [0, 2000]
     assert samples[0].at == record.created_at and samples[-1].at == record.finished_at
+
+
+def test_progress_counts_the_parts_of_files_still_being_copied(web: Dashboard) -> None:
+    from data4r2.domain import PartInfo, UploadRecord
+    from data4r2.service.web.in_flight import in_flight_bytes, progress_bytes
+
+    web.sign_in()
+    sync_id = web.add_sync(JobState.DONE, JobState.RUNNING)  # two files of 1000 bytes
+    [running] = web.store.jobs(sync_id, state=JobState.RUNNING)
+    web.store.record_upload(web.dest_id, running.key, UploadRecord("u1", 400, "sha"))
+    web.store.record_part(web.dest_id, running.key, PartInfo(1, 400, "e1", "c1"))
+    record = web.store.sync(sync_id)
+    assert record.bytes_done == 1000 and in_flight_bytes(web.store, record) == 400
+    assert progress_bytes(web.store, record) == 1400
+    page = web.client.get(f"/ui/syncs/{sync_id}").text
+    assert "1.4 KB of 2.0 KB" in page and "70 %" in page

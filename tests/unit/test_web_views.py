@@ -106,6 +106,14 @@ def test_a_sync_row_says_progress_rate_and_eta() -> None:
     assert not row.ended
 
 
+def test_a_running_sync_shows_parts_in_flight_and_its_current_rate() -> None:
+    row = rows.sync_row(status(), "https://h", in_flight=1_000_000, current_rate=500_000.0)
+    assert row.percent == 50 and row.progress.startswith("2.0 MB of 4.0 MB")
+    assert (row.rate, row.eta) == ("500.0 KB/s", "4 s")  # 2 MB left at 500 KB/s
+    stalled = rows.sync_row(status(), "https://h", current_rate=0.0)
+    assert (stalled.rate, stalled.eta) == ("–", "–")
+
+
 def test_an_ended_sync_has_no_eta() -> None:
     row = rows.sync_row(status("cancelled", eta_s=30.0), "https://hub.example")
     assert row.ended and row.eta == "–"

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,9 +16,11 @@ from servers.seaweed import SeaweedServer
 
 from tests.service.conftest import TOKEN, Service, configured, started_hub
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's package (`apt-get install chromium`, done by .ci/run): Playwright's own browser
+# downloads are impossible here, so it is launched by path.
+CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")
 WAIT_MS = 30_000  # longest a page may take to show a state (a sync of these repos takes ~2 s)
-SLOW_FILE = "data/train/part-00000.parquet"  # 10 MiB: trickled so a cancel finds it running
+SLOW_FILE = "data/train/part-00000.parquet"  # 2 parts + 1 byte, trickled: cancelled running
 expect.set_options(timeout=WAIT_MS)
 
 
@@ -50,7 +53,6 @@ def browser() -> Iterator[Browser]:
 
 
 def _launch(pw: Playwright) -> Browser:
-    # Downloads of Playwright's own browsers are impossible here: the system's chromium.
     return pw.chromium.launch(executable_path=str(CHROMIUM))
 
 
@@ -199,12 +201,16 @@ def test_cancel_a_long_sync_after_confirming(
     page: Page, server: Service, hub: FakeHub, shots: Shots
 ) -> None:
     hub.faults.add(
-        kind="trickle", route="cdn", path_glob=f"*{SLOW_FILE}*", rate=500_000, count=None
+        kind="trickle", route="cdn", path_glob=f"*{SLOW_FILE}*", rate=1_000_000, count=None
     )
     try:
         sync_id = submit(server, "acme/tiny-data", repo_type="dataset", include=["data/*"])
         sign_in(page, server)
         page.goto(f"{server.url}/ui/syncs/{sync_id}")
+        expect(page.locator("#sync-state")).to_have_text("running")
+        # Its first 5 MiB part landed (at 1 MB/s the file takes 10 s): the bar moves while
+        # the file is still being copied, not only when it is finished.
+        expect(page.locator(".sync-live .pct")).to_have_text(re.compile(r"^[1-9]\d? %$"))
         expect(page.locator("#sync-state")).to_have_text("running")
         expect(page.locator("figure.chart polyline")).to_have_count(1)  # samples arrived
         shots(page, "sync-running")

@@ -21,6 +21,7 @@ from ..models import SyncRequest, SyncStatus
 from ..routes_syncs import MAX_ID, cancel_sync, retry_failed, submit_sync
 from ..views import job_out, sync_status
 from . import chart, rows
+from .in_flight import in_flight_bytes
 from .session import COOKIE, LIFETIME_S, Refusal, Session, Sessions, csrf_ok, token_matches
 from .throughput import Throughput, rates
 
@@ -156,12 +157,26 @@ def logout(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") ->
 # --------------------------------------------------------------------------- syncs
 
 
+def row_of(request: Request, record: SyncRecord, status: SyncStatus) -> rows.SyncRow:
+    ctx = _ctx(request)
+    if status.state != "running":
+        return rows.sync_row(status, ctx.hub_endpoint)
+    recent = rates(_throughput(request).samples(record.id))
+    return rows.sync_row(
+        status,
+        ctx.hub_endpoint,
+        in_flight=in_flight_bytes(ctx.store, record),
+        current_rate=recent[-1][1] if recent else None,
+    )
+
+
 def find_syncs(
-    ctx: ServiceContext, *, state: str, query: str, before: int | None, limit: int = PAGE
-) -> tuple[list[SyncStatus], int | None]:
+    request: Request, *, state: str, query: str, before: int | None, limit: int = PAGE
+) -> tuple[list[rows.SyncRow], int | None]:
     """Newest first, filtered by state and a repo-id substring; the cursor of the next page.
     The store pages by id only, so filters look through at most SCAN_LIMIT syncs."""
-    found: list[SyncStatus] = []
+    ctx = _ctx(request)
+    found: list[rows.SyncRow] = []
     cursor, scanned, needle = before, 0, query.strip().lower()
     while scanned < SCAN_LIMIT:
         records = ctx.store.syncs(limit=100, before=cursor)
@@ -174,7 +189,7 @@ def find_syncs(
             status = sync_status(ctx, record)
             if state and status.state != state:
                 continue
-            found.append(status)
+            found.append(row_of(request, record, status))
             if len(found) == limit:
                 return found, record.id
         cursor = records[-1].id
@@ -182,12 +197,11 @@ def find_syncs(
 
 
 def _list_context(request: Request, state: str, q: str, cursor: int | None) -> dict[str, Any]:
-    ctx = _ctx(request)
     state = state if state in STATES else ""
-    found, next_cursor = find_syncs(ctx, state=state, query=q, before=cursor)
+    found, next_cursor = find_syncs(request, state=state, query=q, before=cursor)
     more = {"state": state, "q": q} if (state or q) else {}
     return {
-        "rows": [rows.sync_row(s, ctx.hub_endpoint) for s in found],
+        "rows": found,
         "state": state,
         "q": q,
         "states": STATES,
@@ -227,7 +241,8 @@ def syncs_live(
 
 def _sync_context(request: Request, sync_id: int) -> dict[str, Any]:
     ctx = _ctx(request)
-    status = sync_status(ctx, _record(ctx, sync_id))
+    record = _record(ctx, sync_id)
+    status = sync_status(ctx, record)
     jobs: list[Job] = []
     for state in rows.JOB_ORDER:
         if len(jobs) >= FILES_SHOWN:
@@ -235,7 +250,7 @@ def _sync_context(request: Request, sync_id: int) -> dict[str, Any]:
         jobs += ctx.store.jobs(sync_id, state=state, limit=FILES_SHOWN - len(jobs))
     series = rates(_throughput(request).samples(sync_id))
     return {
-        "sync": rows.sync_row(status, ctx.hub_endpoint),
+        "sync": row_of(request, record, status),
         "counts": rows.state_counts(status),
         "files": [rows.file_row(job_out(j)) for j in jobs],
         "files_total": sum(status.counts.values()),
@@ -286,7 +301,8 @@ def retry(request: Request, sync_id: SyncId, csrf: Csrf = "") -> Response:
 def cancel_confirm(request: Request, sync_id: SyncId) -> Response:
     current = session(request)
     ctx = _ctx(request)
-    row = rows.sync_row(sync_status(ctx, _record(ctx, sync_id)), ctx.hub_endpoint)
+    record = _record(ctx, sync_id)
+    row = row_of(request, record, sync_status(ctx, record))
     return _page(request, "cancel.html", csrf=current.csrf, sync=row)
 
 

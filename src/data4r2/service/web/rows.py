@@ -48,8 +48,23 @@ def files_settled(status: SyncStatus) -> int:
     return c.get(JobState.DONE, 0) + c.get(JobState.SKIPPED, 0)
 
 
-def sync_row(status: SyncStatus, hub_endpoint: str, now: float | None = None) -> SyncRow:
+def sync_row(
+    status: SyncStatus,
+    hub_endpoint: str,
+    now: float | None = None,
+    in_flight: int = 0,
+    current_rate: float | None = None,
+) -> SyncRow:
+    """`in_flight`: bytes of files still being copied (in_flight.py), shown with the done.
+    `current_rate`: the recent bytes/s (throughput.py) of a running sync; the rate and ETA
+    then say how it goes now, not on average since it was queued (the API's figure)."""
     ended = status.state in ENDED
+    moved = min(status.bytes_done + (0 if ended else in_flight), status.bytes_total)
+    speed, eta = status.rate, status.eta_s
+    if not ended and current_rate is not None:
+        speed = current_rate
+        remaining = status.bytes_total - moved
+        eta = remaining / speed if speed > 0 and remaining > 0 else None
     done_files = files_settled(status)
     return SyncRow(
         sync_id=status.sync_id,
@@ -62,16 +77,15 @@ def sync_row(status: SyncStatus, hub_endpoint: str, now: float | None = None) ->
         destination=status.destination,
         state=status.state,
         ended=ended,
-        bytes_done=status.bytes_done,
+        bytes_done=moved,
         bytes_total=status.bytes_total,
-        percent=fmt.percent(status.bytes_done, status.bytes_total),
+        percent=fmt.percent(moved, status.bytes_total),
         progress=(
-            f"{fmt.size(status.bytes_done)} of {fmt.size(status.bytes_total)} · "
+            f"{fmt.size(moved)} of {fmt.size(status.bytes_total)} · "
             f"{done_files} of {status.files} files"
         ),
-        # An ended sync's rate is its average over the run; a running one's, so far.
-        rate=fmt.rate(status.rate),
-        eta="–" if ended else fmt.duration(status.eta_s),
+        rate=fmt.rate(speed),
+        eta="–" if ended else fmt.duration(eta),
         started=fmt.timestamp(status.created_at, now),
         finished=fmt.timestamp(status.finished_at, now),
         failed=status.counts.get(JobState.FAILED, 0),

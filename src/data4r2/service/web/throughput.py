@@ -1,9 +1,10 @@
 """Bytes/s over time per sync, for the chart on a sync's page.
 
-The samples are the store's `bytes_done` read once a second by a thread of the server, not
-the engine's `BytesMoved` events: events carry no sync id, and they reach only this process,
-while the store also sees what `data4r2 worker` processes move. The cost is granularity —
-`bytes_done` grows when a file is finished — which the moving window below smooths. Samples
+The samples are read from the store once a second by a thread of the server — finished
+files plus the recorded parts of files in flight (in_flight.py) — not taken from the
+engine's `BytesMoved` events: events carry no sync id, and they reach only this process,
+while the store also sees what `data4r2 worker` processes move. The cost is granularity (a
+part, or a whole small file, at a time), which the moving window below smooths. Samples
 live in memory: a restarted server draws from its restart on (the totals stay in the store).
 """
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from ...domain import JobState
 from ..context import ServiceContext
 from ..views import sync_status
+from .in_flight import progress_bytes
 
 log = logging.getLogger(__name__)
 MAX_POINTS = 600  # per sync; past it every other point is dropped, so the whole run stays
@@ -91,12 +93,13 @@ class Throughput:
                 # The API's status, which also stamps the end of a sync it sees settled.
                 status = sync_status(self._ctx, record)
                 ended, record = status.finished_at is not None, self._ctx.store.sync(record.id)
-            if ended and seen and seen[-1].bytes_done == record.bytes_done:
+            moved = record.bytes_done if ended else progress_bytes(self._ctx.store, record)
+            if ended and seen and seen[-1].bytes_done == moved:
                 continue  # its last sample is in
             if not seen:
                 self.record(record.id, self._skipped_bytes(record.id), at=record.created_at)
             at = record.finished_at if ended and record.finished_at else None
-            self.record(record.id, record.bytes_done, at=at)
+            self.record(record.id, moved, at=at)
 
     def _skipped_bytes(self, sync_id: int) -> int:
         """What `bytes_done` counted from the start: files already in the destination."""
