@@ -165,7 +165,8 @@ class JobStore(Protocol):
 
     def next_due(self, sync_id: int | None = None) -> float | None:
         """Seconds until a PENDING job (or expired lease) may next be claimed — 0 if one can
-        be now; None when no job of the sync (or of any sync) is PENDING or RUNNING."""
+        be now, or is due but waits for another job's lease on its object (held_elsewhere);
+        None when no job of the sync (or of any sync) is PENDING or RUNNING."""
         ...
 
     def held_elsewhere(self, sync_id: int) -> list[tuple[Job, str]]:
@@ -187,7 +188,8 @@ class JobStore(Protocol):
         ...
 
     def release(self, lease: Lease) -> None:
-        """Give a job back untried (shutdown): PENDING now, this attempt not counted."""
+        """Give a job back untried (shutdown): PENDING now, this attempt not counted;
+        LeaseLost if the lease no longer holds."""
         ...
 
     def job(self, job_id: int) -> Job:

@@ -236,3 +236,31 @@ def test_status_and_jobs_commands_read_the_service(api: Service) -> None:
     assert jobs.returncode == 0 and len(jobs.stdout.strip().splitlines()) == 3
     gone = api.cli("status", "999999")
     assert gone.returncode == 2 and "no sync 999999" in gone.stderr
+
+
+def test_a_batch_is_one_sync_and_a_repeated_file_is_one_job(api: Service) -> None:
+    # Files no other test of this module submits one by one (the server is shared).
+    jobs = [
+        {"repo_id": "acme/tiny-data", "repo_type": "dataset", "path": "README.md"},
+        {
+            "repo_id": "acme/tiny-data",
+            "repo_type": "dataset",
+            "path": "data/train/part-00000.parquet",
+        },
+        {"repo_id": "acme/tiny-data", "repo_type": "dataset", "path": "README.md"},
+    ]
+    r = api.http().post("/v1/jobs/batch", json={"jobs": jobs})
+    assert r.status_code == 202, r.text
+    got = r.json()["jobs"]
+    assert [j["created"] for j in got] == [True, True, False]
+    assert got[0]["job_id"] == got[2]["job_id"] and len({j["sync_id"] for j in got}) == 1
+    before = api.http().get(f"/v1/syncs/{got[0]['sync_id']}").json()["files"]
+    fresh = {
+        "repo_id": "acme/tiny-data",
+        "repo_type": "dataset",
+        "path": "data/test/part-00000.parquet",
+    }
+    bad = [fresh, {"repo_id": "acme/tiny-data", "repo_type": "dataset", "path": "nope"}]
+    r = api.http().post("/v1/jobs/batch", json={"jobs": bad})
+    assert r.status_code == 404  # all or nothing: the good file was not queued either
+    assert api.http().get(f"/v1/syncs/{got[0]['sync_id']}").json()["files"] == before

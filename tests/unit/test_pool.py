@@ -278,3 +278,27 @@ def test_two_runs_of_one_repo_into_one_destination_publish_each_object_once() ->
     assert len(published) == 6 and set(published.values()) == {1}
     for path, data in hub.files.items():
         assert sink.inner.get(f"models/acme/model/{path}") == data
+
+
+def test_a_job_whose_workers_keep_dying_fails_after_its_attempts() -> None:
+    now = [1000.0]
+    store = MemoryJobStore(clock=lambda: now[0])
+    hub, plan, sync_id = _big_file_plan(store)
+    for _ in range(4):  # 1 + max_retries workers took it and vanished (SIGKILL)
+        assert store.claim("doomed", sync_id=sync_id, lease_seconds=60) is not None
+        now[0] += 61
+    failed: list[Event] = []
+    pool = WorkerPool(
+        hub,
+        store,
+        lambda _id: JobTarget(plan.snapshot, MemorySink(), DEST),
+        options=SyncOptions(part_size=5 * MiB, memory_budget=16 * MiB, max_retries=3),
+        emit=failed.append,
+        worker="w",
+    )
+    pool.run(threading.Event(), sync_id=sync_id, until_idle=True)
+
+    job = store.job(1)
+    assert job.state is JobState.FAILED and job.attempts == 5
+    assert job.error is not None and "gave up after 4 attempts" in job.error
+    assert [type(e) for e in failed] == [FileFailed]

@@ -211,8 +211,9 @@ class WorkerPool:
             if until_idle:
                 return False
             due = IDLE_POLL
-        elif due == 0 and sync_id is not None:
-            self._report_held(sync_id)  # due but not claimable: another run holds the object
+        elif due == 0:  # due but not claimable: another run holds the object
+            if sync_id is not None:
+                self._report_held(sync_id)
             due = HELD_POLL
         with self._changed:
             self._changed.wait_for(
@@ -253,7 +254,8 @@ class WorkerPool:
             self.emit(FileDone(file.path, file.size, skipped=True))
             return
         if job.attempts > self.attempts:  # its workers kept dying (leases expired mid-file)
-            reason = f"gave up after {job.attempts - 1} attempts; last error: {job.error}"
+            last = job.error or "each time, its worker stopped before it finished (lease expired)"
+            reason = f"gave up after {job.attempts - 1} attempts; last error: {last}"
             self._settle(lambda: self.store.fail(lease, reason, retry_in=None))
             self.emit(FileFailed(file.path, reason))
             return

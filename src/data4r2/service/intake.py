@@ -48,7 +48,7 @@ class Accepted:
 @dataclass(slots=True)
 class _OpenSync:
     sync_id: int
-    job_ids: dict[str, int] = field(default_factory=dict)  # path → job id
+    jobs: dict[str, tuple[int, str]] = field(default_factory=dict)  # path → (job id, key)
     last_job_id: int = 0
 
 
@@ -72,16 +72,24 @@ class Intake:
         self._call: retry.Caller = lambda fn: retry.call(fn, retry.policy_for(ctx.options))
 
     def submit(self, requests: Sequence[FileRequest]) -> list[Accepted]:
-        """Queue every file or none: all lookups happen before the first job is written."""
+        """Queue every file or none: all lookups happen before the first job is written, and
+        each sync's new files are written in one store call (a batch is one transaction per
+        sync, not one per file)."""
         with self._lock:
-            planned: list[tuple[Target, RepoRef, str, PlannedFile]] = []
-            for req in requests:
+            groups: dict[tuple[str, str, str, str], list[tuple[int, Target, RepoRef, PlannedFile]]]
+            groups = {}
+            for index, req in enumerate(requests):
                 target = self.ctx.target(self.ctx.destinations.choose(req.dest).name)
                 commit = self._commit(req.repo)
-                file = self._file(req.repo, commit, req.path)
-                key = self._key(target, req)
-                planned.append((target, req.repo, commit, PlannedFile(file, key, False)))
-            return [self._enqueue(target, repo, commit, p) for target, repo, commit, p in planned]
+                file = PlannedFile(
+                    self._file(req.repo, commit, req.path), self._key(target, req), False
+                )
+                group = (req.repo.repo_type.value, req.repo.repo_id, commit, target.id)
+                groups.setdefault(group, []).append((index, target, req.repo, file))
+            accepted: dict[int, Accepted] = {}
+            for group, items in groups.items():
+                accepted |= self._enqueue(group, items)
+            return [accepted[i] for i in range(len(requests))]
 
     def _commit(self, repo: RepoRef) -> str:
         now = self.clock()
@@ -116,26 +124,36 @@ class Intake:
             raise UnsafePath(req.key, "the object key would be longer than 1,024 bytes")
         return key
 
-    def _enqueue(self, target: Target, repo: RepoRef, commit: str, file: PlannedFile) -> Accepted:
+    def _enqueue(
+        self,
+        group: tuple[str, str, str, str],
+        items: list[tuple[int, Target, RepoRef, PlannedFile]],
+    ) -> dict[int, Accepted]:
         store = self.ctx.store
-        group = (repo.repo_type.value, repo.repo_id, commit, target.id)
         open_sync = self._open.get(group)
         if open_sync is not None:
             record = store.sync(open_sync.sync_id)
             if record.finished_at is not None or record.cancelled:
                 open_sync = None
-        created = True
+        known = set(open_sync.jobs) if open_sync is not None else set()
+        new: dict[str, PlannedFile] = {}
+        for _, _, _, file in items:
+            if file.file.path not in known:
+                new.setdefault(file.file.path, file)
         if open_sync is None:
-            snap = Snapshot(RepoRef(repo.repo_id, repo.repo_type, repo.revision), commit, ())
-            open_sync = _OpenSync(store.create_sync(snap, target.id, [file]))
+            _, target, repo, _ = items[0]
+            snap = Snapshot(repo, group[2], ())
+            open_sync = _OpenSync(store.create_sync(snap, target.id, list(new.values())))
             self._open[group] = open_sync
-        elif file.file.path in open_sync.job_ids:
-            created = False
-        else:
-            store.add_files(open_sync.sync_id, [file])
-        if created:
+        elif new:
+            store.add_files(open_sync.sync_id, list(new.values()))
+        if new:
             for job in store.jobs(open_sync.sync_id, after=open_sync.last_job_id):
-                open_sync.job_ids[job.file.path] = job.id
+                open_sync.jobs[job.file.path] = (job.id, job.key)
                 open_sync.last_job_id = max(open_sync.last_job_id, job.id)
-        job_id = open_sync.job_ids[file.file.path]
-        return Accepted(job_id, open_sync.sync_id, store.job(job_id).key, created)
+        out: dict[int, Accepted] = {}
+        for index, _, _, file in items:
+            job_id, key = open_sync.jobs[file.file.path]
+            created = file.file.path in new and new[file.file.path] is file
+            out[index] = Accepted(job_id, open_sync.sync_id, key, created)
+        return out
