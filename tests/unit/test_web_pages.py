@@ -127,6 +127,27 @@ def test_a_post_without_the_forms_csrf_value_changes_nothing(web: Dashboard) -> 
     assert web.store.counts(sync_id)[JobState.PENDING] == 1
 
 
+def live_url(html: str) -> str:
+    return html.split('data-live="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+
+
+@pytest.mark.parametrize("query", ["", "?state=failed", "?q=acme&cursor=99"])
+def test_the_list_polls_a_fragment_that_answers(web: Dashboard, query: str) -> None:
+    web.sign_in()
+    web.add_sync(JobState.FAILED)
+    url = live_url(web.client.get("/ui" + query).text)
+    r = web.client.get(url)
+    assert r.status_code == 200, (url, r.text)
+    assert 'data-sync="1"' in r.text and "<html" not in r.text  # the rows, not a page
+
+
+def test_a_sync_page_polls_its_own_fragment(web: Dashboard) -> None:
+    web.sign_in()
+    sync_id = web.add_sync(JobState.DONE)
+    r = web.client.get(live_url(web.client.get(f"/ui/syncs/{sync_id}").text))
+    assert r.status_code == 200 and 'data-ended="true"' in r.text
+
+
 def test_sign_out_ends_the_session(web: Dashboard) -> None:
     web.sign_in()
     r = web.client.post("/ui/logout", data={"csrf": web.csrf("/ui")})

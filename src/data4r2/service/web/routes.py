@@ -208,7 +208,8 @@ def _list_context(request: Request, state: str, q: str, cursor: int | None) -> d
         "filtered": bool(state or q),
         "next_url": f"/ui?{urlencode({**more, 'cursor': next_cursor})}" if next_cursor else "",
         "first_url": f"/ui?{urlencode(more)}" if cursor else "",
-        "live_url": f"/ui/live/syncs?{urlencode({**more, 'cursor': cursor or ''})}",
+        "live_url": "/ui/live/syncs?"
+        + urlencode({**more, **({"cursor": cursor} if cursor else {})}),
     }
 
 
