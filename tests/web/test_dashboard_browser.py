@@ -83,10 +83,17 @@ def context(browser: Browser, server: Service) -> Iterator[BrowserContext]:
     ctx.set_default_timeout(WAIT_MS)
     requested: list[str] = []
     ctx.on("request", lambda request: requested.append(request.url))
+    # Script errors and Content-Security-Policy violations are reported to the console.
+    errors: list[str] = []
+    ctx.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    ctx.on("weberror", lambda error: errors.append(str(error.error)))
     yield ctx
     ctx.close()
     foreign = [url for url in requested if not url.startswith(server.url + "/")]
     assert requested and not foreign, foreign
+    # A wrong token (401) and an invalid form (422) are answered with that status on purpose.
+    expected = re.compile(r"^Failed to load resource: .* status of (401|422) ")
+    assert not [e for e in errors if not expected.match(e)], errors
 
 
 @pytest.fixture
