@@ -26,7 +26,7 @@ class Dashboard:
     def __init__(self, client: TestClient, store: MemoryJobStore, dest_id: str) -> None:
         self.client, self.store, self.dest_id = client, store, dest_id
 
-    def add_sync(self, *states: JobState) -> int:
+    def add_sync(self, *states: JobState, error: str = "boom") -> int:
         files = [
             PlannedFile(RemoteFile(f"f{i}.bin", 1000, "0" * 40), f"k/f{i}.bin", False)
             for i in range(len(states))
@@ -37,7 +37,7 @@ class Dashboard:
             lease = self.store.claim("w", sync_id=sync_id)
             assert lease is not None
             if state is JobState.FAILED:
-                self.store.fail(lease, "boom", retry_in=None)
+                self.store.fail(lease, error, retry_in=None)
             elif state is JobState.DONE:
                 self.store.finish(lease)
         return sync_id
@@ -165,6 +165,13 @@ def test_pages_forbid_foreign_scripts_styles_and_frames(web: Dashboard) -> None:
     assert "content-security-policy" not in web.client.get("/healthz").headers  # /ui only
 
 
+def test_text_from_the_hub_or_a_bucket_is_escaped(web: Dashboard) -> None:
+    web.sign_in()
+    sync_id = web.add_sync(JobState.FAILED, error='<script>alert("x")</script>')
+    page = web.client.get(f"/ui/syncs/{sync_id}").text
+    assert "<script>alert" not in page and "&lt;script&gt;alert" in page
+
+
 def test_an_unknown_sync_is_an_html_404(web: Dashboard) -> None:
     web.sign_in()
     r = web.client.get("/ui/syncs/999")
@@ -216,3 +223,31 @@ def test_progress_counts_the_parts_of_files_still_being_copied(web: Dashboard) -
     assert progress_bytes(web.store, record) == 1400
     page = web.client.get(f"/ui/syncs/{sync_id}").text
     assert "1.4 KB of 2.0 KB" in page and "70 %" in page
+
+
+def test_a_retried_sync_is_sampled_again(web: Dashboard) -> None:
+    sync_id = web.add_sync(JobState.FAILED)
+    web.client.get("/ui")  # the end of the failed sync gets stamped
+    throughput: Throughput = web.client.app.state.web_throughput  # type: ignore[attr-defined]
+    throughput.tick()
+    before = len(throughput.samples(sync_id))
+    throughput.tick()
+    assert len(throughput.samples(sync_id)) == before  # ended: nothing new
+    web.store.requeue_failed(sync_id)
+    throughput.tick()
+    assert len(throughput.samples(sync_id)) == before + 1
+
+
+def test_samples_of_syncs_past_the_newest_are_forgotten(
+    web: Dashboard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from data4r2.service.web import throughput as module
+
+    throughput: Throughput = web.client.app.state.web_throughput  # type: ignore[attr-defined]
+    old = web.add_sync(JobState.DONE)
+    throughput.tick()
+    assert throughput.samples(old)
+    monkeypatch.setattr(module, "ACTIVE_SCAN", 1)
+    new = web.add_sync(JobState.DONE)
+    throughput.tick()
+    assert throughput.samples(new) and not throughput.samples(old)

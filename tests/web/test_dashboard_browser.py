@@ -246,8 +246,10 @@ def test_phone_width_reads_as_cards(browser: Browser, server: Service, shots: Sh
         sign_in(page, server)
         row = page.locator("table.syncs tbody tr").first
         expect(row).to_be_visible()
-        shots(page, "syncs-phone")
-        width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390, f"the page scrolls sideways on a phone ({width} px)"
+        for name, path in [("syncs-phone", "/ui"), ("sync-phone", "/ui/syncs/1")]:
+            page.goto(server.url + path)
+            shots(page, name)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"{path} scrolls sideways on a phone ({width} px)"
     finally:
         phone.close()

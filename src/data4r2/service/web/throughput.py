@@ -20,11 +20,12 @@ from ...domain import JobState
 from ..context import ServiceContext
 from ..views import sync_status
 from .in_flight import progress_bytes
+from .rows import ENDED
 
 log = logging.getLogger(__name__)
 MAX_POINTS = 600  # per sync; past it every other point is dropped, so the whole run stays
 WINDOW_S = 5.0  # a rate is measured over this much time (files finish in steps)
-ACTIVE_SCAN = 100  # newest syncs looked at per tick
+ACTIVE_SCAN = 50  # newest syncs sampled (and kept in memory)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,14 +86,19 @@ class Throughput:
 
     def tick(self) -> None:
         """Sample every recent sync that is still moving; a sync seen for the first time gets
-        its start (created, with only its skipped files counted), an ended one its end."""
-        for record in self._ctx.store.syncs(limit=ACTIVE_SCAN):
+        its start (created, with only its skipped files counted), an ended one its end.
+        Syncs older than the newest ACTIVE_SCAN are forgotten (memory stays bounded)."""
+        records = self._ctx.store.syncs(limit=ACTIVE_SCAN)
+        with self._lock:
+            for gone in self._samples.keys() - {r.id for r in records}:
+                del self._samples[gone]
+        for record in records:
             seen = self.samples(record.id)
-            ended = record.finished_at is not None or record.cancelled
+            ended = record.finished_at is not None or record.cancelled  # (retry clears both)
             if not ended:
                 # The API's status, which also stamps the end of a sync it sees settled.
-                status = sync_status(self._ctx, record)
-                ended, record = status.finished_at is not None, self._ctx.store.sync(record.id)
+                ended = sync_status(self._ctx, record).state in ENDED
+                record = self._ctx.store.sync(record.id)
             moved = record.bytes_done if ended else progress_bytes(self._ctx.store, record)
             if ended and seen and seen[-1].bytes_done == moved:
                 continue  # its last sample is in
