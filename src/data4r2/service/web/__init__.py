@@ -45,9 +45,9 @@ def mount(app: FastAPI, ctx: ServiceContext) -> None:
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:
         if not ctx.auth.enabled:  # loopback without a token: a session for its CSRF value
-            response = RedirectResponse(str(request.url), status_code=303)
-            if request.method != "GET":
-                response = RedirectResponse("/ui", status_code=303)
+            # Relative: never a host taken from the request's headers.
+            again = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            response = RedirectResponse(again if request.method == "GET" else "/ui", 303)
             set_session_cookie(request, response, request.app.state.web_sessions.issue()[1])
             return response
         if request.url.path.startswith("/ui/live/") or request.url.path.endswith("/live"):
@@ -70,7 +70,10 @@ def mount(app: FastAPI, ctx: ServiceContext) -> None:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         response = await call_next(request)
-        if request.url.path == "/ui" or request.url.path.startswith("/ui/"):
+        path = request.url.path
+        if path == "/ui" or path.startswith("/ui/"):
+            if path.startswith("/ui/static/"):  # revalidated (ETag), so an upgrade shows at once
+                response.headers.setdefault("Cache-Control", "no-cache")
             for name, value in _HEADERS.items():
                 response.headers.setdefault(name, value)
         return response
