@@ -13,6 +13,8 @@ from data4r2.service.web import chart, rows
 from data4r2.service.web import format as fmt
 from data4r2.service.web.throughput import Sample, rates, thin
 
+from .test_layers import SRC, imports
+
 NOON = time.mktime((2026, 12, 4, 12, 0, 0, 0, 0, 0)) - time.timezone  # 2026-12-04 12:00 UTC
 
 
@@ -166,3 +168,16 @@ def test_the_chart_scales_to_a_readable_axis() -> None:
 def test_the_chart_says_when_it_has_nothing_to_draw() -> None:
     drawn = chart.throughput_chart([(0.0, 10.0)])
     assert drawn.points == "" and "Not enough samples" in drawn.summary
+
+
+def test_the_dashboard_builds_no_adapter() -> None:
+    """web/ is an edge of the service: it reads the store through the port and calls the
+    service's functions; it never imports hub/, sinks/, state/ or the composition root."""
+    files = sorted((SRC / "service" / "web").glob("*.py"))
+    assert len(files) >= 8
+    for path in files:
+        for level, module in imports(path):
+            if level == 3:  # `...x`: a sibling of service/ in the package
+                assert module.split(".")[0] in {"domain", "ports"}, (path.name, module)
+            if level == 0:
+                assert not module.startswith("data4r2."), (path.name, module)
