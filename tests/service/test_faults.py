@@ -133,9 +133,11 @@ def test_sigterm_stops_serve_cleanly_and_gives_running_jobs_back(
     assert service.stop(signal.SIGTERM, timeout=30) == 0
     assert "did not stop" not in service.log()
     hub.faults.clear()
-    service.start("--workers", "2")
+    service.start("--workers", "0")  # look before anything can claim it again
     [job] = service.http().get(f"/v1/syncs/{sync_id}/jobs").json()["jobs"]
-    assert job["state"] in ("pending", "running")  # given back, not left leased to the dead
+    assert job["state"] == "pending"  # given back, not left leased to the stopped worker
+    assert service.stop(signal.SIGTERM) == 0
+    service.start("--workers", "2")
     wait_until(lambda: state_of(service, sync_id) == "done", "the released job to finish")
     [job] = service.http().get(f"/v1/syncs/{sync_id}/jobs").json()["jobs"]
     assert job["attempts"] == 1  # released untried, not counted as a failure
@@ -145,15 +147,20 @@ def test_a_small_sync_is_not_starved_by_a_big_one(service: Service, hub: FakeHub
     from fakehub import Repo
 
     big = Repo(repo_id="acme/many", repo_type="dataset")
-    for i in range(60):
+    for i in range(200):  # at 2 workers × 0.5 s a file: ~50 s of queue
         big.add_file(f"f/{i:03d}.txt", b"x" * 1000)
     big.commit("many")
     hub.add(big)
-    hub.faults.add(kind="trickle", route="cdn", repo="acme/many", rate=20_000, count=None)
+    small = Repo(repo_id="acme/few", repo_type="model")
+    for i in range(3):
+        small.add_file(f"{i}.txt", b"y" * 100)
+    small.commit("few")
+    hub.add(small)
+    hub.faults.add(kind="trickle", route="cdn", repo="acme/many", rate=2_000, count=None)
     service.start("--workers", "2")
     big_id = submit(service, "acme/many", repo_type="dataset")
     wait_until(lambda: state_of(service, big_id) == "running", "the big sync to start")
-    small_id = submit(service, "acme/tiny-data", repo_type="dataset")
+    small_id = submit(service, "acme/few")
     wait_until(lambda: state_of(service, small_id) == "done", "the small sync", timeout=120)
     counts = service.http().get(f"/v1/syncs/{big_id}").json()["counts"]
     assert counts["pending"] > 0  # it finished while the big one still had work queued

@@ -151,6 +151,7 @@ def register(cli: typer.Typer) -> None:
                         host=settings.host,
                         port=settings.port,
                         log_level="debug" if settings.debug else "info",
+                        on_stop=pool.stopping.set if pool is not None else lambda: None,
                     )
                 finally:
                     if pool is not None and not pool.stop():

@@ -11,7 +11,8 @@ import contextlib
 import ipaddress
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from types import FrameType
 
 import uvicorn
 
@@ -24,8 +25,18 @@ log = logging.getLogger(__name__)
 
 
 class _Server(uvicorn.Server):
-    """uvicorn re-raises the SIGTERM it caught once it has shut down, which would kill the
-    process before the workers get their grace period; we exit ourselves, with 0, after."""
+    """uvicorn, adjusted for workers beside it: the workers hear SIGTERM at once (uvicorn
+    itself may wait for idle keep-alive connections before it returns), and uvicorn's
+    re-raise of the signal after its shutdown is dropped, which would kill the process
+    before the workers had their grace period; we exit ourselves, with 0, after."""
+
+    def __init__(self, config: uvicorn.Config, on_stop: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.on_stop = on_stop
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self.on_stop()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -59,8 +70,10 @@ def serve_api(
     host: str,
     port: int,
     log_level: str = "info",
+    on_stop: Callable[[], None] = lambda: None,
 ) -> None:
-    """Serve until SIGTERM/SIGINT. `port` 0 picks a free one (the log line says which)."""
+    """Serve until SIGTERM/SIGINT, then call `on_stop`. `port` 0 picks a free one (the log
+    line says which)."""
     app = create_app(ctx, metrics)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -74,4 +87,4 @@ def serve_api(
         server_header=False,
         timeout_graceful_shutdown=10,
     )
-    _Server(config).run(sockets=[sock])
+    _Server(config, on_stop).run(sockets=[sock])
