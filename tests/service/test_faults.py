@@ -126,7 +126,9 @@ def test_sigterm_stops_serve_cleanly_and_gives_running_jobs_back(
     service: Service, hub: FakeHub
 ) -> None:
     # A slow body (not a stalled one): the transfer reads often, so it sees the stop.
-    hub.faults.add(kind="trickle", route="cdn", path_glob="*model.safetensors*", rate=2_000_000)
+    hub.faults.add(
+        kind="trickle", route="cdn", path_glob="*model.safetensors*", rate=1_000_000, count=None
+    )
     service.start("--workers", "2", "--grace", "1")
     sync_id = submit(service, include=[BIG])
     wait_until(lambda: state_of(service, sync_id) == "running", "the transfer to start")
