@@ -213,9 +213,14 @@ def test_cancel_a_long_sync_after_confirming(
     # uploaded, for as long as the test needs (released at the end).
     hub.faults.add(kind="stall", route="cdn", path_glob=f"*{SLOW_FILE}*", after_bytes=PART + 100)
     try:
-        sync_id = submit(server, "acme/tiny-data", repo_type="dataset", include=["data/*"])
         sign_in(page, server)
-        page.goto(f"{server.url}/ui/syncs/{sync_id}")
+        page.evaluate("window.stillThisPage = true")
+        sync_id = submit(server, "acme/tiny-data", repo_type="dataset", include=["data/*"])
+        # The open list shows a sync submitted elsewhere, without a reload.
+        link = page.get_by_role("link", name=f"Sync {sync_id}", exact=True)
+        expect(link).to_be_visible()
+        assert page.evaluate("window.stillThisPage") is True
+        link.click()
         expect(page.locator("#sync-state")).to_have_text("running")
         # Its first part is uploaded: the bar and the chart move while the file is still
         # being copied, not only when it is finished.
