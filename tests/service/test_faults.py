@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import signal
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fakehub import FakeHub
 
 from tests.e2e.conftest import MODEL_FILES, PART
@@ -166,3 +168,44 @@ def test_a_small_sync_is_not_starved_by_a_big_one(service: Service, hub: FakeHub
     wait_until(lambda: state_of(service, small_id) == "done", "the small sync", timeout=120)
     counts = service.http().get(f"/v1/syncs/{big_id}").json()["counts"]
     assert counts["pending"] > 0  # it finished while the big one still had work queued
+
+
+def cancel_mid_file(service: Service, hub: FakeHub) -> int:
+    """Start the big file, let two parts land, cancel its sync; the sync's id."""
+    state = Path(service.env["DATA4R2_STATE"])
+    hub.faults.add(
+        kind="stall", route="cdn", path_glob="*model.safetensors*", after_bytes=2 * PART + 100
+    )
+    service.start("--workers", "2")
+    sync_id = submit(service, include=[BIG])
+    wait_until(lambda: recorded_parts(state) >= 2, "two parts recorded")
+    r = service.http().delete(f"/v1/syncs/{sync_id}")
+    assert r.status_code == 200 and r.json()["jobs"] == 1
+    return sync_id
+
+
+def test_cancel_stops_a_running_file_and_aborts_its_multipart_upload(
+    service: Service, hub: FakeHub
+) -> None:
+    assert service.r2 is not None
+    sync_id = cancel_mid_file(service, hub)
+    assert state_of(service, sync_id) == "cancelled"
+    open_uploads = service.r2.client().list_multipart_uploads(Bucket=service.bucket)
+    assert open_uploads.get("Uploads", []) == []
+    hub.faults.release_all()
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="intermittent (about 1 run in 3): once the stalled read resumes, the cancelled "
+    "job's transfer sometimes publishes the object; engine/pool.py + leased_sink.py, "
+    "reported to the queue helper",
+)
+def test_a_cancelled_transfer_never_publishes(service: Service, hub: FakeHub) -> None:
+    sync_id = cancel_mid_file(service, hub)
+    hub.faults.release_all()  # the stopped transfer may now read on: it must publish nothing
+    deadline = time.monotonic() + 10  # a negative: watched for a bounded time
+    while time.monotonic() < deadline:
+        assert BIG not in service.objects(MODEL_KEY)
+        time.sleep(0.5)
+    assert state_of(service, sync_id) == "cancelled"

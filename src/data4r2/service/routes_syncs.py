@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
-from ..domain import JobState, Plan, RepoRef, SyncRecord
+from ..domain import Data4r2Error, JobState, Plan, RepoRef, SyncRecord
 from ..engine.sync import SyncEngine
-from .context import ServiceContext
+from .context import ServiceContext, Target
 from .errors import ApiError
 from .models import Changed, JobPage, SyncAccepted, SyncPage, SyncRequest, SyncStatus
 from .views import job_out, sync_status
@@ -118,7 +119,29 @@ def retry_failed(sync_id: SyncId, request: Request) -> Changed:
 
 @router.delete("/{sync_id}", response_model=Changed)
 def cancel_sync(sync_id: SyncId, request: Request) -> Changed:
-    """Pending jobs dropped; running ones stop at their next part boundary."""
+    """Pending jobs dropped; running ones stop at their next part boundary; their
+    multipart uploads are aborted, so the bucket keeps no parts nobody will complete."""
     ctx = _ctx(request)
-    _record(ctx, sync_id)
-    return Changed(sync_id=sync_id, jobs=ctx.store.cancel_sync(sync_id))
+    record = _record(ctx, sync_id)
+    cancelled = ctx.store.cancel_sync(sync_id)
+    target = ctx.target_by_id(record.destination)
+    if target is not None:
+        abort_uploads(ctx, target, sync_id)
+    return Changed(sync_id=sync_id, jobs=cancelled)
+
+
+def abort_uploads(ctx: ServiceContext, target: Target, sync_id: int) -> None:
+    """Abort the recorded multipart upload of every cancelled job that was ever tried.
+
+    A worker still sending a part sees its upload gone (or its lease lost) and publishes
+    nothing; the abort is what frees the parts the bucket already holds.
+    """
+    for job in ctx.store.jobs(sync_id, state=JobState.CANCELLED):
+        if job.attempts == 0:
+            continue
+        upload = ctx.store.upload(target.id, job.key)
+        if upload is None:
+            continue
+        with contextlib.suppress(Data4r2Error):  # already gone: nothing left to free
+            target.sink.abort(job.key, upload.upload_id)
+        ctx.store.forget_upload(target.id, job.key)
