@@ -55,4 +55,8 @@ def create_app(ctx: ServiceContext, metrics: ServiceMetrics | None = None) -> Fa
         return Response(rendered, media_type=CONTENT_TYPE)
 
     app.include_router(authed)
+
+    from .web import mount as mount_dashboard  # the /ui pages: their own session auth
+
+    mount_dashboard(app, ctx)
     return app
