@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .doctor import DoctorReport
     from .engine.sync import SyncEngine
     from .engine.verify import VerifyReport
-    from .ports import HubSource, JobStore, ObjectSink
+    from .ports import HubSource, JobStore, MirrorReader, ObjectSink
     from .service.context import ServiceContext, Target
     from .service.destinations import Destinations, DestinationSpec
     from .sinks.s3 import S3Sink
@@ -124,6 +124,23 @@ def build_s3_sink(settings: Settings, dest: Destination) -> S3Sink:
         # plus HEADs and Completes beside them (engine/sync.py: two pools of `concurrency`).
         pool_size=2 * settings.concurrency + 4,
     )
+
+
+def build_reader(sink: ObjectSink) -> MirrorReader | None:
+    """The read side of a destination's sink (the Hub-compatible API serves from it); it
+    shares the sink's client. None for a sink that has no read side (the memory sink)."""
+    from .sinks.folder import FolderSink
+    from .sinks.s3 import S3Sink
+
+    if isinstance(sink, S3Sink):
+        from .sinks.s3_reader import S3Reader
+
+        return S3Reader(sink)
+    if isinstance(sink, FolderSink):
+        from .sinks.folder_reader import FolderReader
+
+        return FolderReader(sink.root)
+    return None
 
 
 def _close(obj: object) -> None:
@@ -327,7 +344,7 @@ class _Targets:
             local = _destination_settings(self.settings, spec)
             dest = destination_of(local)
             sink = self.sink if self.sink is not None else build_sink(local, dest)
-            target = Target(name, dest.id, dest.prefix, sink)
+            target = Target(name, dest.id, dest.prefix, sink, build_reader(sink))
             self.built[name] = target
         return target
 

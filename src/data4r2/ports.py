@@ -222,3 +222,29 @@ class JobStore(Protocol):
     def record_part(self, destination: str, key: str, part: PartInfo) -> None: ...
 
     def forget_upload(self, destination: str, key: str) -> None: ...
+
+
+class MirrorReader(Protocol):
+    """The read side of a destination, for serving what was mirrored (service/hubapi/).
+
+    Separate from ObjectSink: the engine never reads bytes back, and a reader needs no write
+    permission. `link` is how a bucket hands bytes to a client without the server in the
+    path; a folder has no such thing and `stream`s instead.
+    """
+
+    def read(self, key: str) -> bytes | None:
+        """A small object whole (a manifest, the refs); None if there is none."""
+        ...
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        """Keys that start with `prefix` (not necessarily in order)."""
+        ...
+
+    def link(self, key: str, *, expires_in: int) -> str | None:
+        """A presigned GET URL valid for `expires_in` seconds; None when this destination
+        cannot sign one (then the caller streams)."""
+        ...
+
+    def stream(self, key: str, start: int, end: int) -> Iterator[bytes]:
+        """Bytes `[start, end)` of an object, in chunks; DestinationError if unreadable."""
+        ...

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from .body_limit import BodyLimit
 from .context import ServiceContext
 from .errors import ErrorBody, install
+from .hubapi import mount as mount_hub_api
 from .intake import Intake
 from .metrics import CONTENT_TYPE, ServiceMetrics
 from .routes_health import router as health
@@ -55,4 +56,5 @@ def create_app(ctx: ServiceContext, metrics: ServiceMetrics | None = None) -> Fa
         return Response(rendered, media_type=CONTENT_TYPE)
 
     app.include_router(authed)
+    mount_hub_api(app, ctx)  # last: its routes are catch-alls on the raw path
     return app

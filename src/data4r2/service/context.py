@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from ..domain import Event
 from ..engine.options import SyncOptions
-from ..ports import HubSource, JobStore, ObjectSink
+from ..ports import HubSource, JobStore, MirrorReader, ObjectSink
 from .auth import BearerToken
 from .destinations import Destinations
 
@@ -25,6 +25,7 @@ class Target:
     id: str
     prefix: str
     sink: ObjectSink
+    reader: MirrorReader | None = None  # what the Hub-compatible read API serves from
 
 
 @dataclass(frozen=True, slots=True)
