@@ -56,5 +56,5 @@ def create_app(ctx: ServiceContext, metrics: ServiceMetrics | None = None) -> Fa
         return Response(rendered, media_type=CONTENT_TYPE)
 
     app.include_router(authed)
-    mount_hub_api(app, ctx)  # last: its routes are catch-alls on the raw path
+    mount_hub_api(app, ctx)  # last: its routes match broad patterns (/api/…, …/resolve/…)
     return app

@@ -13,7 +13,7 @@ from .routes import HubApi, router
 
 
 def mount(app: FastAPI, ctx: ServiceContext) -> None:
-    """Add the routes at `/` — call after every other route: they are catch-alls. A no-op for
+    """Add the routes at `/` — call after every other route: they match broad patterns. A no-op for
     a default destination without a read side (an injected memory sink)."""
     target = ctx.target(ctx.destinations.default)
     if target.reader is None:

@@ -1,8 +1,8 @@
 """The Hub-compatible read routes: repo info, tree, paths-info and resolve (docs/hub.md).
 
-Mounted at `/` beside `/v1` so `HF_ENDPOINT=<server>` works unmodified. The routes are
-catch-alls on the raw path (see paths.py), declared after every other route; a path that is
-no Hub URL gets the service's ordinary 404.
+Mounted at `/` beside `/v1` so `HF_ENDPOINT=<server>` works unmodified. The routes match
+`/api/…` and `…/resolve/…` and then parse the raw path (see paths.py); they are declared
+after every other route, and a path that is no Hub URL gets the service's ordinary 404.
 """
 
 from __future__ import annotations
@@ -164,8 +164,9 @@ def _not_modified(request: Request, headers: dict[str, str]) -> bool:
     return "*" in tags or bool(tags & {headers["ETag"], headers["X-Linked-Etag"]})
 
 
-@router.api_route("/{rest:path}", methods=["GET", "HEAD"])
-def resolve(request: Request, rest: str) -> Response:
+# Only paths with a `/resolve/` segment: every other path keeps the service's own 404/405.
+@router.api_route("/{repo:path}/resolve/{rest:path}", methods=["GET", "HEAD"])
+def resolve(request: Request, repo: str, rest: str) -> Response:
     call = parse_resolve(_raw_path(request))
     if call is None:
         raise _not_a_hub_url()
