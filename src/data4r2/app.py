@@ -139,7 +139,7 @@ def build_reader(sink: ObjectSink) -> MirrorReader | None:
     if isinstance(sink, FolderSink):
         from .sinks.folder_reader import FolderReader
 
-        return FolderReader(sink.root)
+        return FolderReader(sink)
     return None
 
 

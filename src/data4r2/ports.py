@@ -240,6 +240,10 @@ class MirrorReader(Protocol):
         """Keys that start with `prefix` (not necessarily in order)."""
         ...
 
+    def head(self, key: str) -> ObjectInfo | None:
+        """Size and the hashes data4r2 recorded on the object, as ObjectSink.head."""
+        ...
+
     def link(self, key: str, *, expires_in: int) -> str | None:
         """A presigned GET URL valid for `expires_in` seconds; None when this destination
         cannot sign one (then the caller streams)."""

@@ -59,7 +59,12 @@ def write_manifest(put: Put, prefix: str, repo: Repo, revision: str = "main") ->
         "files": files,
     }
     put(f"{base}.data4r2/manifests/{commit.sha}.json", json.dumps(manifest).encode())
-    refs = {"format": "data4r2-refs", "version": 1, "refs": {revision: commit.sha}}
+    refs = {
+        "format": "data4r2-refs",
+        "version": 1,
+        "refs": {revision: commit.sha},
+        "latest": commit.sha,
+    }
     put(f"{base}.data4r2/refs.json", json.dumps(refs).encode())
     return commit.sha
 

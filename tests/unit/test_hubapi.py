@@ -20,6 +20,7 @@ from data4r2.service.hubapi.mirror import Mirror, RepoAddress
 from data4r2.service.hubapi.paths import ApiCall, ResolveCall, parse_api, parse_resolve
 from data4r2.service.hubapi.ranges import Unsatisfiable, byte_range
 from data4r2.service.hubapi.routes import HubApi, router
+from data4r2.sinks.folder import FolderSink
 from data4r2.sinks.folder_reader import FolderReader
 
 MODEL = RepoAddress("model", "acme/m")
@@ -158,13 +159,22 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
         json.dumps(_manifest(NEW, FILES, lfs=frozenset({"b/one.bin"})))
     )
     (meta / "manifests" / f"{OLD}.json").write_text(
-        json.dumps(_manifest(OLD, {"a.txt": FILES["a.txt"]}))
+        json.dumps(_manifest(OLD, {"a.txt": b"alpha, before\n", "b/two.txt": FILES["b/two.txt"]}))
     )
     (meta / "refs.json").write_text(
-        json.dumps({"format": "data4r2-refs", "version": 1, "refs": {"main": NEW, "v0": OLD}})
+        json.dumps(
+            {
+                "format": "data4r2-refs",
+                "version": 1,
+                "refs": {"main": NEW, "v0": OLD},
+                "latest": NEW,
+            }
+        )
     )
     app = FastAPI()
-    app.state.hubapi = HubApi(Mirror(FolderReader(tmp_path), ""), BearerToken(None), page_size=2)
+    app.state.hubapi = HubApi(
+        Mirror(FolderReader(FolderSink(tmp_path)), ""), BearerToken(None), page_size=2
+    )
     install(app)
     app.include_router(router)
     with TestClient(app) as c:
@@ -233,9 +243,20 @@ def test_streamed_reads_head_range_and_if_none_match(client: TestClient) -> None
     assert (empty.status_code, empty.content) == (200, b"")
 
 
+def test_an_older_commit_serves_only_the_files_its_keys_still_hold(client: TestClient) -> None:
+    """Keys carry no commit: the sync of NEW rewrote a.txt, so v0's a.txt is gone, while
+    b/two.txt, the same in both, is still served under v0."""
+    replaced = client.get("/acme/m/resolve/v0/a.txt")
+    assert (replaced.status_code, replaced.headers["X-Error-Code"]) == (404, "EntryNotFound")
+    assert "replaced" in replaced.json()["error"]
+    same = client.get("/acme/m/resolve/v0/b/two.txt")
+    assert (same.status_code, same.content) == (200, FILES["b/two.txt"])
+    assert same.headers["X-Repo-Commit"] == OLD
+
+
 def test_a_token_is_required_when_the_server_has_one(tmp_path: Path) -> None:
     app = FastAPI()
-    app.state.hubapi = HubApi(Mirror(FolderReader(tmp_path), ""), BearerToken("s3cret"))
+    app.state.hubapi = HubApi(Mirror(FolderReader(FolderSink(tmp_path)), ""), BearerToken("s3cret"))
     install(app)
     app.include_router(router)
     with TestClient(app) as c:

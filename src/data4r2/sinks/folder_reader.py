@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..domain import DestinationError, UnsafePath, safe_relative_path
+from ..domain import DestinationError, ObjectInfo, UnsafePath, safe_relative_path
+from .folder import FolderSink
 
 if TYPE_CHECKING:
     from ..ports import MirrorReader
@@ -17,8 +18,12 @@ _CHUNK = 1024 * 1024
 
 
 class FolderReader:
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root).resolve()
+    def __init__(self, sink: FolderSink) -> None:
+        self._sink = sink
+        self.root = sink.root
+
+    def head(self, key: str) -> ObjectInfo | None:
+        return self._sink.head(key)
 
     def _path(self, key: str) -> Path:
         path = self.root / safe_relative_path(key)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from ..domain import ObjectInfo
 from .s3_errors import http_status, translate
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ class S3Reader:
     """Reads `sink`'s bucket with `sink`'s client (its endpoint, credentials and CA)."""
 
     def __init__(self, sink: S3Sink) -> None:
+        self._sink = sink
         self._client = sink.client
         self._bucket = sink.bucket
 
@@ -34,6 +36,9 @@ class S3Reader:
                     return None
                 raise
             return response["Body"].read()
+
+    def head(self, key: str) -> ObjectInfo | None:
+        return self._sink.head(key)
 
     def keys(self, prefix: str) -> Iterator[str]:
         paginator = self._client.get_paginator("list_objects_v2")

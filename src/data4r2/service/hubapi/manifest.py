@@ -120,9 +120,20 @@ def parse_manifest(data: bytes) -> Manifest:
     )
 
 
-def parse_refs(data: bytes) -> dict[str, str]:
-    """Branch or tag name → commit."""
-    refs = _field(_document(data, "data4r2-refs"), "refs", dict)
+@dataclass(frozen=True, slots=True)
+class Refs:
+    """Branch or tag → commit, and `latest`: the commit whose manifest the last completed sync
+    wrote (None after a sync that wrote objects and no manifest). Objects are keyed by path,
+    not commit, so only the latest manifest is sure to describe what the keys hold now."""
+
+    refs: dict[str, str]
+    latest: str | None
+
+
+def parse_refs(data: bytes) -> Refs:
+    doc = _document(data, "data4r2-refs")
+    refs = _field(doc, "refs", dict)
     if not all(isinstance(v, str) and _HEX40.match(v) for v in refs.values()):
         raise BadManifest("a ref does not point at a 40-hex commit")
-    return {str(k): v for k, v in refs.items()}
+    latest = doc.get("latest")
+    return Refs({str(k): v for k, v in refs.items()}, latest if isinstance(latest, str) else None)

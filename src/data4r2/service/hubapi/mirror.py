@@ -18,6 +18,7 @@ from .manifest import (
     META,
     BadManifest,
     Manifest,
+    Refs,
     manifest_key,
     parse_manifest,
     parse_refs,
@@ -29,6 +30,16 @@ from .views import Tree
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _SHORT_SHA = re.compile(r"^[0-9a-f]{7,39}$")
 DEFAULT_REVISION = "main"
+
+
+@dataclass(frozen=True, slots=True)
+class Mirrored:
+    """The manifest a revision means, and whether the keys are known to still hold it: true
+    for the latest completed sync's commit; an older commit's files may have been
+    overwritten since (keys carry no commit), so each is checked before it is served."""
+
+    manifest: Manifest
+    current: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +63,7 @@ class Mirror:
     def reader(self) -> MirrorReader:
         return self._reader
 
-    def _refs(self, repo: RepoAddress) -> dict[str, str] | None:
+    def _refs(self, repo: RepoAddress) -> Refs | None:
         data = self._reader.read(refs_key(self._prefix, repo.repo_type, repo.repo_id))
         if data is None:
             return None
@@ -108,12 +119,12 @@ class Mirror:
                 found.append(name[:-5])
         return found
 
-    def snapshot(self, repo: RepoAddress, revision: str | None) -> Manifest:
+    def snapshot(self, repo: RepoAddress, revision: str | None) -> Mirrored:
         """The manifest `revision` (default: main) means now. RepoNotFound when nothing of the
         repo is mirrored; RevisionNotFound when the repo is but this revision is not."""
         rev = revision or DEFAULT_REVISION
         refs = self._refs(repo)
-        commit = refs.get(rev) if refs else None
+        commit = refs.refs.get(rev) if refs else None
         if commit is None and _HEX40.match(rev):
             commit = rev
         elif commit is None and _SHORT_SHA.match(rev):
@@ -121,7 +132,7 @@ class Mirror:
             commit = matches[0] if len(matches) == 1 else None
         manifest = self._manifest(repo, commit) if commit else None
         if manifest is not None:
-            return manifest
+            return Mirrored(manifest, refs is not None and refs.latest == manifest.commit)
         if refs is None and not self._commits(repo, ""):
             raise RepoNotFound(repo.repo_id, repo.repo_type)
         raise RevisionNotFound(repo.repo_id, rev)

@@ -18,6 +18,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException
 
+from ...domain import RemoteFile
+from ...ports import MirrorReader
 from ..auth import BearerToken
 from ..errors import ApiError
 from .errors import HubApiError, as_hub_errors, entry_not_found
@@ -65,7 +67,7 @@ def _not_a_hub_url() -> HTTPException:
 
 def _snapshot(api: HubApi, call: ApiCall) -> Manifest:
     with as_hub_errors(call.revision):
-        return api.mirror.snapshot(call.repo, call.revision)
+        return api.mirror.snapshot(call.repo, call.revision).manifest
 
 
 # --------------------------------------------------------------------------- metadata
@@ -156,6 +158,13 @@ def _file_headers(manifest: Manifest, file: ManifestFile) -> dict[str, str]:
     }
 
 
+def _still_holds(reader: MirrorReader, file: ManifestFile) -> bool:
+    """The object at `file.key` holds `file` by the hashes data4r2 recorded on it (one HEAD)."""
+    info = reader.head(file.key)
+    wanted = RemoteFile(file.path, file.size, file.git_sha1, file.sha256 if file.lfs else None)
+    return info is not None and info.matches(wanted)
+
+
 def _not_modified(request: Request, headers: dict[str, str]) -> bool:
     given = request.headers.get("if-none-match")
     if not given:
@@ -171,17 +180,25 @@ def resolve(request: Request, repo: str, rest: str) -> Response:
     if call is None:
         raise _not_a_hub_url()
     api = _api(request)
+    reader = api.mirror.reader
     with as_hub_errors(call.revision):
-        manifest = api.mirror.snapshot(call.repo, call.revision)
-    file = manifest.file(call.path)
-    if file is None:
-        raise entry_not_found(manifest.commit)
+        mirrored = api.mirror.snapshot(call.repo, call.revision)
+        manifest = mirrored.manifest
+        file = manifest.file(call.path)
+        if file is None:
+            raise entry_not_found(manifest.commit)
+        if not mirrored.current and not _still_holds(reader, file):
+            # Never bytes other than the manifest says under its sha and etag.
+            raise HubApiError(
+                404,
+                "EntryNotFound",
+                f"{call.path} at {manifest.commit} was replaced in the mirror by a later sync",
+                {"X-Repo-Commit": manifest.commit},
+            )
+        link = reader.link(file.key, expires_in=api.link_seconds)
     headers = _file_headers(manifest, file)
     if _not_modified(request, headers):
         return Response(status_code=304, headers=headers)
-    reader = api.mirror.reader
-    with as_hub_errors(call.revision):
-        link = reader.link(file.key, expires_in=api.link_seconds)
     if link is not None:  # a bucket: the bytes go from it to the client, not through us
         return Response(status_code=302, headers={**headers, "Location": link})
     return _stream(request, api, file, headers)
