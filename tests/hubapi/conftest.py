@@ -28,7 +28,7 @@ Put = Callable[[str, bytes], None]
 
 
 def write_manifest(put: Put, prefix: str, repo: Repo, revision: str = "main") -> str:
-    """The manifest and refs a fully verified sync publishes (docs/design.md, "Manifests").
+    """The manifest and refs a fully verified sync publishes (docs/mirror-api.md).
 
     Stand-in for the engine's manifest writer, which lands on another branch: same keys and
     format, written after the sync, so the served API reads what a real sync leaves.

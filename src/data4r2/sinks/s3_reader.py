@@ -1,6 +1,6 @@
 """MirrorReader for a bucket: small reads and listings through the S3 sink's own boto3
 client, and presigned GET URLs, so file bytes go from the bucket straight to the client
-(the server only answers the Hub-style redirect; docs/design.md)."""
+(the server only answers the Hub-style redirect; docs/mirror-api.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The Hub-compatible read API: the mirrored repos of the default destination, answered as
 huggingface.co answers them, so `HF_ENDPOINT=<server>` makes the Hub's own clients read
-from the mirror (docs/hub.md). Reads manifests, never bucket listings; read-only."""
+from the mirror (docs/mirror-api.md). Reads manifests, never bucket listings; read-only."""
 
 from __future__ import annotations
 

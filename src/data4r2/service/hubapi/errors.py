@@ -1,6 +1,6 @@
 """Errors answered the Hub's way: status, `X-Error-Code`, `X-Error-Message`, `{"error": …}`.
 
-huggingface_hub maps its exceptions on `X-Error-Code` (docs/hub.md, "Errors"), so these
+huggingface_hub maps its exceptions on `X-Error-Code` (docs/hub.md §3), so these
 codes and statuses are what makes `RepositoryNotFoundError` & co. appear in the client.
 """
 

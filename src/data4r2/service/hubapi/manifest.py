@@ -1,4 +1,4 @@
-"""The manifest and refs objects a fully verified sync writes (docs/design.md, "Manifests"),
+"""The manifest and refs objects a fully verified sync writes (docs/mirror-api.md),
 parsed for reading. Written against the agreed format; to be replaced by the engine's own
 manifest module once it lands, so both sides share one parser.
 """

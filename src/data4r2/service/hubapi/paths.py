@@ -1,4 +1,4 @@
-"""Hub URLs parsed from the raw request path (docs/hub.md, "Revisions").
+"""Hub URLs parsed from the raw request path (docs/hub.md §1).
 
 huggingface_hub percent-encodes a revision whole (`refs%2Fpr%2F1`) and a tree folder too
 (`a%2Fb`); routing on the decoded path would split them, so we split the raw path ourselves.

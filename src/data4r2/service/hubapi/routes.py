@@ -1,4 +1,5 @@
-"""The Hub-compatible read routes: repo info, tree, paths-info and resolve (docs/hub.md).
+"""The Hub-compatible read routes: repo info, tree, paths-info and resolve
+(docs/mirror-api.md; the Hub's own behaviour in docs/hub.md §1-§3).
 
 Mounted at `/` beside `/v1` so `HF_ENDPOINT=<server>` works unmodified. The routes match
 `/api/…` and `…/resolve/…` and then parse the raw path (see paths.py); they are declared

@@ -1,6 +1,6 @@
 """The Hub's JSON shapes built from a manifest: repo info, tree and paths-info entries.
 
-Field names and meanings follow the Hub (docs/hub.md, "Metadata"): `oid`/`blobId` is the git
+Field names and meanings follow the Hub (docs/hub.md §1): `oid`/`blobId` is the git
 sha1 the Hub shows (of the pointer for LFS files), `lfs.oid` (tree) and `lfs.sha256` (repo
 info) the sha256 of the bytes, `size` the real length.
 """
