@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .doctor import DoctorReport
     from .engine.sync import SyncEngine
     from .engine.verify import VerifyReport
-    from .ports import HubSource, JobStore, MirrorReader, ObjectSink
+    from .ports import HubSource, JobStore, MirrorReader, MirrorSchedule, ObjectSink
     from .service.context import ServiceContext, Target
     from .service.destinations import Destinations, DestinationSpec
     from .sinks.s3 import S3Sink
@@ -349,6 +349,14 @@ class _Targets:
         return target
 
 
+def _mirror_schedule(settings: Settings) -> MirrorSchedule:
+    """The scheduled mirrors, in a table of the service's state file."""
+    from .state.mirrors import SqliteMirrorSchedule
+    from .state.paths import default_state_path
+
+    return SqliteMirrorSchedule(settings.state or default_state_path())
+
+
 @contextmanager
 def service_context(
     settings: Settings,
@@ -367,6 +375,7 @@ def service_context(
     for name in destinations.names:  # fail at start, not on the first request
         targets(name)
     hub = overrides.hub or build_hub(settings)
+    mirrors = _mirror_schedule(settings) if overrides.store is None else None
     try:
         with _store(settings, overrides.store, persistent=True) as store:
             yield ServiceContext(
@@ -379,8 +388,11 @@ def service_context(
                 version=__version__,
                 hub_endpoint=settings.hf_endpoint,
                 emit=emit,
+                mirrors=mirrors,
             )
     finally:
+        if mirrors is not None:
+            _close(mirrors)
         for target in targets.built.values():
             if overrides.sink is None:
                 _close(target.sink)

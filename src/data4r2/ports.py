@@ -13,6 +13,7 @@ from .domain import (
     Job,
     JobState,
     Lease,
+    MirrorRecord,
     ObjectInfo,
     ObjectMeta,
     PartInfo,
@@ -251,4 +252,39 @@ class MirrorReader(Protocol):
 
     def stream(self, key: str, start: int, end: int) -> Iterator[bytes]:
         """Bytes `[start, end)` of an object, in chunks; DestinationError if unreadable."""
+        ...
+
+
+class MirrorSchedule(Protocol):
+    """The repos `serve` keeps fresh, durable across restarts (service/scheduler.py).
+
+    Beside the JobStore rather than in it: the queue contract stays what the PostgreSQL
+    backend must pass, and a schedule is a handful of rows, not a queue.
+    """
+
+    def add_mirror(
+        self,
+        repo: RepoRef,
+        dest: str,
+        every: float,
+        *,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+    ) -> MirrorRecord:
+        """Schedule `repo` (due at once). The same repo, revision and destination again is
+        the same mirror, with the new interval and filters."""
+        ...
+
+    def mirrors(self) -> list[MirrorRecord]: ...
+
+    def remove_mirror(self, mirror_id: int) -> bool:
+        """Unschedule; False if there was no such mirror."""
+        ...
+
+    def due_mirrors(self) -> list[MirrorRecord]:
+        """Mirrors whose next run time has come, oldest due first."""
+        ...
+
+    def mirror_ran(self, mirror_id: int, sync_id: int | None, next_run_at: float) -> None:
+        """Record the sync a run queued (None: none this time) and when to run next."""
         ...

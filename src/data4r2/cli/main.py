@@ -453,10 +453,11 @@ def doctor(
 
 
 # The service's commands live in their own modules and add themselves to `cli`.
-from . import remote, serve_cmd  # noqa: E402 - they import the shared parameters above
+from . import mirror_cmd, remote, serve_cmd  # noqa: E402 - they import the shared parameters above
 
 remote.register(cli)
 serve_cmd.register(cli)
+mirror_cmd.register(cli)
 
 
 # --------------------------------------------------------------------------- entry points
