@@ -144,9 +144,17 @@ def hub() -> Iterator[FakeHub]:
         yield h
 
 
-def _serve(
-    hub: FakeHub, tmp: Path, dest: str, extra_env: dict[str, str], put: Put, prefix: str
+def serve_mirror(
+    hub: FakeHub,
+    tmp: Path,
+    dest: str,
+    extra_env: dict[str, str],
+    put: Put,
+    prefix: str,
+    repos: tuple[tuple[str, str], ...] = (("model", MODEL), ("dataset", DATASET)),
 ) -> Service:
+    """Sync `repos` from `hub` into `dest` with the real CLI, publish their manifests, and
+    start `data4r2 serve` on it (also used by bench/hub_api.py)."""
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PYTHONPATH")}
     env = {
         **keep,
@@ -159,9 +167,8 @@ def _serve(
         "PYTHONUNBUFFERED": "1",
         **extra_env,
     }
-    _sync(env, dest, MODEL, "model")
-    _sync(env, dest, DATASET, "dataset")
-    for repo_type, repo_id in (("model", MODEL), ("dataset", DATASET)):
+    for repo_type, repo_id in repos:
+        _sync(env, dest, repo_id, repo_type)
         repo = hub.get_repo(repo_type, repo_id)
         assert repo is not None
         write_manifest(put, prefix, repo)
@@ -186,7 +193,7 @@ def mirror(
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
 
-        service = _serve(hub, tmp, str(root), {}, put, "")
+        service = serve_mirror(hub, tmp, str(root), {}, put, "")
     else:
         bucket, s3 = seaweed.create_bucket(), seaweed.client()
 
@@ -199,7 +206,7 @@ def mirror(
             "AWS_DEFAULT_REGION": seaweed.region,
             "AWS_ENDPOINT_URL_S3": seaweed.endpoint,
         }
-        service = _serve(hub, tmp, f"s3://{bucket}/mirror", creds, put, "mirror")
+        service = serve_mirror(hub, tmp, f"s3://{bucket}/mirror", creds, put, "mirror")
     try:
         yield Mirror(service, hub, request.param, tmp)
     finally:

@@ -265,3 +265,25 @@ def test_a_token_is_required_when_the_server_has_one(tmp_path: Path) -> None:
         assert "X-Error-Code" not in refused.headers  # as the Hub answers a bad token
         allowed = c.get("/api/models/acme/m", headers={"Authorization": "Bearer s3cret"})
         assert allowed.headers["X-Error-Code"] == "RepoNotFound"
+
+
+def test_a_moved_branch_is_seen_once_the_refs_cache_expires(tmp_path: Path) -> None:
+    meta = tmp_path / "models/acme/m/.data4r2"
+    (meta / "manifests").mkdir(parents=True)
+    for commit in (OLD, NEW):
+        (meta / "manifests" / f"{commit}.json").write_text(json.dumps(_manifest(commit, {})))
+
+    def point_main_at(commit: str) -> None:
+        refs = {"format": "data4r2-refs", "version": 1, "refs": {"main": commit}, "latest": commit}
+        (meta / "refs.json").write_text(json.dumps(refs))
+
+    now = [0.0]
+    mirror = Mirror(FolderReader(FolderSink(tmp_path)), "", refs_ttl=1.0, clock=lambda: now[0])
+    point_main_at(OLD)
+    assert mirror.snapshot(MODEL, "main").manifest.commit == OLD
+    point_main_at(NEW)
+    now[0] = 0.5
+    assert mirror.snapshot(MODEL, "main").manifest.commit == OLD  # within the second
+    now[0] = 1.01
+    moved = mirror.snapshot(MODEL, "main")
+    assert (moved.manifest.commit, moved.current) == (NEW, True)

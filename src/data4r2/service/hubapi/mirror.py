@@ -2,14 +2,16 @@
 
 Reads manifests, never bucket listings (except to expand an abbreviated sha). A manifest
 names one commit and never changes, so parsed ones are kept (bounded); the refs object
-moves with every scheduled re-sync, so it is read on every request that names a branch or tag.
+moves with every scheduled re-sync, so it is read again after at most a second.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ...domain import DestinationError, RepoNotFound, RevisionNotFound
@@ -51,9 +53,21 @@ class RepoAddress:
 class Mirror:
     """The mirrored repos of one destination, as `reader` sees them under `prefix`."""
 
-    def __init__(self, reader: MirrorReader, prefix: str, cache_size: int = 64) -> None:
+    def __init__(
+        self,
+        reader: MirrorReader,
+        prefix: str,
+        cache_size: int = 64,
+        refs_ttl: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._reader = reader
         self._prefix = prefix
+        # A download is a burst of requests (a HEAD and a GET per file): reading the refs
+        # once a second instead of per request halves the store reads of a snapshot, and a
+        # moved branch is still seen within that second.
+        self._refs_ttl, self._clock = refs_ttl, clock
+        self._refs_cache: dict[RepoAddress, tuple[float, Refs | None]] = {}
         self._cache: OrderedDict[str, Manifest] = OrderedDict()
         self._trees: OrderedDict[str, Tree] = OrderedDict()
         self._cache_size = cache_size
@@ -64,13 +78,21 @@ class Mirror:
         return self._reader
 
     def _refs(self, repo: RepoAddress) -> Refs | None:
+        now = self._clock()
+        with self._lock:
+            cached = self._refs_cache.get(repo)
+        if cached is not None and cached[0] > now:
+            return cached[1]
         data = self._reader.read(refs_key(self._prefix, repo.repo_type, repo.repo_id))
-        if data is None:
-            return None
         try:
-            return parse_refs(data)
+            refs = None if data is None else parse_refs(data)
         except BadManifest as e:
             raise DestinationError(f"the refs of {repo.repo_id} are unreadable: {e}") from None
+        with self._lock:
+            if len(self._refs_cache) > 10_000:  # many repos probed: start over, never grow
+                self._refs_cache.clear()
+            self._refs_cache[repo] = (now + self._refs_ttl, refs)
+        return refs
 
     def _manifest(self, repo: RepoAddress, commit: str) -> Manifest | None:
         key = manifest_key(self._prefix, repo.repo_type, repo.repo_id, commit)
