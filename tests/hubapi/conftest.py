@@ -82,13 +82,20 @@ class Mirror:
     def url(self) -> str:
         return self.service.url
 
-    def client(self, code: str, token: str | None = TOKEN, timeout: float = 120) -> Any:
-        """Run `code` (which sets `result`) in a fresh Python with HF_ENDPOINT at the mirror;
-        `result` comes back through JSON; an exception comes back as {"raised": name}."""
+    def client(
+        self,
+        code: str,
+        token: str | None = TOKEN,
+        timeout: float = 120,
+        endpoint: str | None = None,
+    ) -> Any:
+        """Run `code` (which sets `result`) in a fresh Python with HF_ENDPOINT at the mirror
+        (or `endpoint`); `result` comes back through JSON; an exception comes back as
+        {"raised": name}."""
         home = self.tmp / f"hf-home-{os.urandom(4).hex()}"
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PYTHONPATH")}
         env |= {
-            "HF_ENDPOINT": self.url,
+            "HF_ENDPOINT": endpoint or self.url,
             "HF_HUB_DISABLE_XET": "1",
             "HF_HUB_DISABLE_TELEMETRY": "1",
             "HF_HOME": str(home),

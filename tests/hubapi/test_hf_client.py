@@ -89,10 +89,7 @@ def test_list_repo_tree_and_paths_info_match_the_hub(mirror: Mirror) -> None:
     )
     from_mirror = mirror.client(code)
     # The fake Hub computes git tree oids from its files; ours come from the manifest's.
-    hub_side = Mirror(mirror.service, mirror.hub, "hub", mirror.tmp)
-    hub_side.service = type(mirror.service)(env={}, args=[], tmp=mirror.tmp)
-    hub_side.service.port = int(mirror.hub.url.rsplit(":", 1)[1])
-    from_hub = hub_side.client(code, token=None)
+    from_hub = mirror.client(code, token=None, endpoint=mirror.hub.url)
     assert from_mirror == from_hub
     assert len(from_mirror[0]) == len(MODEL_FILES) + 3  # + docs/, tokenizer/, weights/
 
