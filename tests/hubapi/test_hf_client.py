@@ -160,3 +160,13 @@ def test_resolve_answers_like_the_hub(mirror: Mirror) -> None:
     assert missing.status_code == 404
     assert missing.headers["X-Error-Code"] == "EntryNotFound"
     assert missing.headers["X-Repo-Commit"] == commit.sha
+
+
+def test_the_service_routes_keep_their_own_answers(mirror: Mirror) -> None:
+    """The Hub routes match only `/api/…` and `…/resolve/…`: a wrong method on a /v1 route is
+    still a 405, an unknown path the service's JSON 404."""
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert httpx.get(f"{mirror.url}/", headers=auth).status_code == 405  # POST / only
+    unknown = httpx.get(f"{mirror.url}/no/such/page", headers=auth)
+    assert (unknown.status_code, unknown.json()["error"]) == (404, "not_found")
+    assert httpx.get(f"{mirror.url}/healthz").status_code == 200
