@@ -20,7 +20,7 @@ from .settings import Settings
 if TYPE_CHECKING:
     from .engine.sync import SyncEngine
     from .engine.verify import VerifyReport
-    from .ports import HubSource, JobStore, ObjectSink
+    from .ports import HubSource, JobStore, MirrorReader, MirrorSchedule, ObjectSink
     from .service.context import ServiceContext, Target
     from .service.destinations import Destinations, DestinationSpec
     from .sinks.s3 import S3Sink
@@ -131,6 +131,23 @@ def build_s3_sink(settings: Settings, dest: Destination) -> S3Sink:
         # plus HEADs and Completes beside them (engine/sync.py: two pools of `concurrency`).
         pool_size=2 * settings.concurrency + 4,
     )
+
+
+def build_reader(sink: ObjectSink) -> MirrorReader | None:
+    """The read side of a destination's sink (the Hub-compatible API serves from it); it
+    shares the sink's client. None for a sink that has no read side (the memory sink)."""
+    from .sinks.folder import FolderSink
+    from .sinks.s3 import S3Sink
+
+    if isinstance(sink, S3Sink):
+        from .sinks.s3_reader import S3Reader
+
+        return S3Reader(sink)
+    if isinstance(sink, FolderSink):
+        from .sinks.folder_reader import FolderReader
+
+        return FolderReader(sink)
+    return None
 
 
 def _close(obj: object) -> None:
@@ -408,9 +425,17 @@ class _Targets:
             local = _destination_settings(self.settings, spec)
             dest = destination_of(local)
             sink = self.sink if self.sink is not None else build_sink(local, dest)
-            target = Target(name, dest.id, dest.prefix, sink)
+            target = Target(name, dest.id, dest.prefix, sink, build_reader(sink))
             self.built[name] = target
         return target
+
+
+def _mirror_schedule(settings: Settings) -> MirrorSchedule:
+    """The scheduled mirrors, in a table of the service's state file."""
+    from .state.mirrors import SqliteMirrorSchedule
+    from .state.paths import default_state_path
+
+    return SqliteMirrorSchedule(settings.state or default_state_path())
 
 
 @contextmanager
@@ -470,6 +495,7 @@ def service_context(
     for name in destinations.names:  # fail at start, not on the first request
         targets(name)
     hub = overrides.hub or build_hub(settings)
+    mirrors = _mirror_schedule(settings) if overrides.store is None else None
     try:
         with (
             _store(settings, overrides.store, persistent=True) as store,
@@ -485,8 +511,11 @@ def service_context(
                 version=__version__,
                 hub_endpoint=settings.hf_endpoint,
                 emit=emit,
+                mirrors=mirrors,
             )
     finally:
+        if mirrors is not None:
+            _close(mirrors)
         for target in targets.built.values():
             if overrides.sink is None:
                 _close(target.sink)

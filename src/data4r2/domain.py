@@ -594,3 +594,20 @@ class UploadGone(DestinationError):
     """The multipart upload no longer exists (aborted, expired): start a fresh one."""
 
     retryable = True
+
+
+# --------------------------------------------------------------------------- scheduled mirrors
+
+
+@dataclass(frozen=True, slots=True)
+class MirrorRecord:
+    """A repo the service re-syncs every `every` seconds into a named destination."""
+
+    id: int
+    repo: RepoRef
+    dest: str  # the server's destination name
+    every: float
+    next_run_at: float  # unix seconds
+    last_sync_id: int | None = None
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()

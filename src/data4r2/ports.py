@@ -13,6 +13,7 @@ from .domain import (
     Job,
     JobState,
     Lease,
+    MirrorRecord,
     ObjectInfo,
     ObjectMeta,
     OpenUpload,
@@ -234,3 +235,68 @@ class JobStore(Protocol):
     def record_part(self, destination: str, key: str, part: PartInfo) -> None: ...
 
     def forget_upload(self, destination: str, key: str) -> None: ...
+
+
+class MirrorReader(Protocol):
+    """The read side of a destination, for serving what was mirrored (service/hubapi/).
+
+    Separate from ObjectSink: the engine never reads bytes back, and a reader needs no write
+    permission. `link` is how a bucket hands bytes to a client without the server in the
+    path; a folder has no such thing and `stream`s instead.
+    """
+
+    def read(self, key: str) -> bytes | None:
+        """A small object whole (a manifest, the refs); None if there is none."""
+        ...
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        """Keys that start with `prefix` (not necessarily in order)."""
+        ...
+
+    def head(self, key: str) -> ObjectInfo | None:
+        """Size and the hashes data4r2 recorded on the object, as ObjectSink.head."""
+        ...
+
+    def link(self, key: str, *, expires_in: int) -> str | None:
+        """A presigned GET URL valid for `expires_in` seconds; None when this destination
+        cannot sign one (then the caller streams)."""
+        ...
+
+    def stream(self, key: str, start: int, end: int) -> Iterator[bytes]:
+        """Bytes `[start, end)` of an object, in chunks; DestinationError if unreadable."""
+        ...
+
+
+class MirrorSchedule(Protocol):
+    """The repos `serve` keeps fresh, durable across restarts (service/scheduler.py).
+
+    Beside the JobStore rather than in it: the queue contract stays what the PostgreSQL
+    backend must pass, and a schedule is a handful of rows, not a queue.
+    """
+
+    def add_mirror(
+        self,
+        repo: RepoRef,
+        dest: str,
+        every: float,
+        *,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+    ) -> MirrorRecord:
+        """Schedule `repo` (due at once). The same repo, revision and destination again is
+        the same mirror, with the new interval and filters."""
+        ...
+
+    def mirrors(self) -> list[MirrorRecord]: ...
+
+    def remove_mirror(self, mirror_id: int) -> bool:
+        """Unschedule; False if there was no such mirror."""
+        ...
+
+    def due_mirrors(self) -> list[MirrorRecord]:
+        """Mirrors whose next run time has come, oldest due first."""
+        ...
+
+    def mirror_ran(self, mirror_id: int, sync_id: int | None, next_run_at: float) -> None:
+        """Record the sync a run queued (None: none this time) and when to run next."""
+        ...

@@ -26,6 +26,7 @@ from .guard import (
     INTERRUPTED,
     say_error,
 )
+from .mirror_cmd import mirror_app
 from .options import CLIENT, HUB, OUTPUT, SELECT, TRANSFER, WHERE, takes
 from .text import output_console, print_lines, printable
 
@@ -143,6 +144,7 @@ def doctor(ctx: typer.Context, settings: Settings) -> int:
 
 
 cli.add_typer(db_app, name="db")  # `data4r2 db upgrade` (cli/db_cmd.py)
+cli.add_typer(mirror_app, name="mirror")  # `data4r2 mirror add|list|remove` (cli/mirror_cmd.py)
 
 
 # The service's commands live in their own modules.

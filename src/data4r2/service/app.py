@@ -7,10 +7,12 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from .body_limit import BodyLimit
 from .context import ServiceContext
 from .errors import ErrorBody, install
+from .hubapi import mount as mount_hub_api
 from .intake import Intake
 from .metrics import CONTENT_TYPE, ServiceMetrics
 from .routes_health import router as health
 from .routes_jobs import router as jobs
+from .routes_mirrors import router as mirrors
 from .routes_syncs import router as syncs
 
 # Documented on every authenticated route, so clients (and schemathesis) know each answer.
@@ -47,6 +49,15 @@ def create_app(ctx: ServiceContext, metrics: ServiceMetrics | None = None) -> Fa
     authed = APIRouter(dependencies=[Depends(ctx.auth)], responses=_ERRORS)
     authed.include_router(syncs)
     authed.include_router(jobs)
+    authed.include_router(mirrors)
+    if ctx.mirrors is not None:
+        from .scheduler import MirrorScheduler
+
+        scheduler = MirrorScheduler(ctx, ctx.mirrors)
+        app.state.scheduler = scheduler
+        # With the server's lifetime: a `data4r2 worker` process builds no app, runs no schedule.
+        app.router.on_startup.append(scheduler.start)
+        app.router.on_shutdown.append(scheduler.stop)
 
     @authed.get("/metrics", response_class=Response, tags=["health"])
     def metrics_page(request: Request) -> Response:
@@ -59,4 +70,5 @@ def create_app(ctx: ServiceContext, metrics: ServiceMetrics | None = None) -> Fa
     from .web import mount as mount_dashboard  # the /ui pages: their own session auth
 
     mount_dashboard(app, ctx)
+    mount_hub_api(app, ctx)  # last: its routes match broad patterns (/api/…, …/resolve/…)
     return app

@@ -144,6 +144,17 @@ class ServiceClient:
         result: dict[str, Any] = self._request("POST", "/v1/syncs", json=body)
         return result
 
+    def add_mirror(self, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self._request("POST", "/v1/mirrors", json=body)
+        return result
+
+    def mirrors(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._request("GET", "/v1/mirrors")["mirrors"]
+        return result
+
+    def remove_mirror(self, mirror_id: int) -> None:
+        self._request("DELETE", f"/v1/mirrors/{mirror_id}")
+
     def sync(self, sync_id: int) -> dict[str, Any]:
         result: dict[str, Any] = self._request("GET", f"/v1/syncs/{sync_id}")
         return result

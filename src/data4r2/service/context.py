@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from ..domain import Event
 from ..engine.options import SyncOptions
-from ..ports import HubSource, JobStore, ObjectSink
+from ..ports import HubSource, JobStore, MirrorReader, MirrorSchedule, ObjectSink
 from .auth import BearerToken
 from .destinations import Destinations
 
@@ -25,6 +25,7 @@ class Target:
     id: str
     prefix: str
     sink: ObjectSink
+    reader: MirrorReader | None = None  # what the Hub-compatible read API serves from
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,7 @@ class ServiceContext:
     version: str
     hub_endpoint: str  # what the original client's hf_url must point at
     emit: Callable[[Event], None] = field(default=lambda event: None)
+    mirrors: MirrorSchedule | None = None  # scheduled re-syncs (None: no schedule here)
 
     def target_by_id(self, dest_id: str) -> Target | None:
         """The configured destination a stored sync wrote to (None: no longer configured)."""

@@ -39,7 +39,11 @@ def submit_sync(body: SyncRequest, request: Request) -> SyncAccepted:
     """Resolve the revision, list and filter its files, skip what the destination already
     holds, and queue one job per remaining file. A plain `def`: FastAPI runs it in its
     threadpool, so the Hub and bucket requests of planning never block the event loop."""
-    ctx = _ctx(request)
+    return queue_sync(_ctx(request), body)
+
+
+def queue_sync(ctx: ServiceContext, body: SyncRequest) -> SyncAccepted:
+    """Plan `body` and queue its jobs (also what a scheduled mirror runs, scheduler.py)."""
     target = ctx.target(ctx.destinations.choose(body.dest).name)
     repo = RepoRef(body.repo_id, body.repo_type, body.revision)
     options = replace(
