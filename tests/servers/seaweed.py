@@ -203,6 +203,12 @@ def _launch(folder: Path, tls: TLSFiles | None) -> tuple[subprocess.Popen[bytes]
         "-s3.port.iceberg=0",
         "-s3.port.lance=0",
         "-master.telemetry=false",
+        # Every test bucket is a collection with volumes of its own; left to itself, `mini`
+        # allows free disk / volume size (1 GiB) volumes, and a session with many buckets on a
+        # fuller disk ran out ("No writable volumes and no free volumes left"). Small volumes
+        # and a fixed, generous count make that independent of the disk (volumes are sparse).
+        "-master.volumeSizeLimitMB=64",
+        "-volume.max=1000",
     ]
     if tls:
         args += [f"-s3.cert.file={tls.cert}", f"-s3.key.file={tls.key}"]
