@@ -18,7 +18,7 @@ import http.client
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, quote_plus, urljoin, urlsplit
 
 from huggingface_hub import hf_hub_url
 
@@ -113,6 +113,7 @@ class Downloader:
         self._pool = pool
         self._user_agent = user_agent
         self._authorization = authorization
+        self._shortcuts = _ResolveCacheShortcuts()
 
     def _get(self, url: str, offset: int) -> _Answer:
         """One GET; retried once on a fresh connection if a kept-alive one turns out dead."""
@@ -155,6 +156,14 @@ class Downloader:
         if offset == file.size and offset > 0:
             return HubStream.empty(file)
         url = resolve_url(self.endpoint, repo, commit, file.path)
+        if not file.is_lfs:
+            direct = self._shortcuts.predict(url, file)
+            if direct is not None:
+                answer = self._get(direct, offset)
+                if answer.resp.status in (200, 206):
+                    return self._stream(answer, file, offset)
+                _read_small(answer, self._pool)
+                self._shortcuts.disable()  # not what the Hub does (any more): ask /resolve/
         for _ in range(_MAX_REDIRECTS + 1):
             answer = self._get(url, offset)
             status = answer.resp.status
@@ -164,6 +173,8 @@ class Downloader:
                 _read_small(answer, self._pool)
                 if not location:
                     raise TransientError(f"{status} without Location from {redact_url(url)}")
+                if status == 307 and not file.is_lfs:
+                    self._shortcuts.learn(url, file, location)
                 url = urljoin(url, location)
                 continue
             if status in (200, 206):
@@ -256,6 +267,61 @@ class Downloader:
             start=offset,
             end=end,
         )
+
+
+class _ResolveCacheShortcuts:
+    """One Hub request per regular file instead of two (docs/hub.md §2).
+
+    The Hub answers `/resolve/{commit}/{path}` of a regular (non-LFS) file with a relative
+    307 to `/api/resolve-cache/…/{commit}/{path}?…&etag="{git sha1}"`: a location made only
+    of things the tree listing already gave us. The first such redirect of a (repo, commit)
+    is turned into a template by swapping its file's own path and sha1 for placeholders;
+    later regular files of that commit GET their predicted location at once. Predicted, not
+    hard-coded: the layout is the Hub's, undocumented, so it is learned from the Hub's own
+    answer each run, and the first predicted location that is not answered 200/206 turns
+    the shortcut off for the rest of the run (that file then goes through /resolve/).
+    """
+
+    _PATH, _ORIGINAL, _SHA1 = "\x00path\x00", "\x00original\x00", "\x00sha1\x00"
+
+    def __init__(self) -> None:
+        self._templates: dict[str, str] = {}  # resolve URL minus the file's path → template
+        self._enabled = True
+
+    @staticmethod
+    def _base(resolve: str, file: RemoteFile) -> str | None:
+        """The resolve URL without the file's own path: one per repo and commit."""
+        suffix = quote(file.path)
+        return resolve[: -len(suffix)] if resolve.endswith(suffix) else None
+
+    def learn(self, resolve: str, file: RemoteFile, location: str) -> None:
+        base = self._base(resolve, file)
+        if not self._enabled or base is None or base in self._templates:
+            return
+        if urlsplit(location).netloc or not location.startswith("/api/resolve-cache/"):
+            return  # not the relative resolve-cache hop this shortcut knows
+        template = (
+            location.replace(quote_plus(urlsplit(resolve).path), self._ORIGINAL)
+            .replace(quote(file.path, safe=""), self._PATH)
+            .replace(file.git_sha1, self._SHA1)
+        )
+        if template.count(self._PATH) == 1:
+            self._templates[base] = urljoin(resolve, template)
+
+    def predict(self, resolve: str, file: RemoteFile) -> str | None:
+        base = self._base(resolve, file)
+        template = self._templates.get(base) if self._enabled and base is not None else None
+        if template is None:
+            return None
+        return (
+            template.replace(self._ORIGINAL, quote_plus(urlsplit(resolve).path))
+            .replace(self._PATH, quote(file.path, safe=""))
+            .replace(self._SHA1, file.git_sha1)
+        )
+
+    def disable(self) -> None:
+        self._enabled = False
+        self._templates.clear()
 
 
 class HubStream:
