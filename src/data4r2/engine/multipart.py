@@ -148,10 +148,11 @@ class MultipartCopy:
         point = resume_point.find(done, part_count(self.file.size, record.part_size))
         if point.sha256_state is None:
             return nothing
-        self._hasher.restore(point.sha256_state)
         offset = point.parts * record.part_size
-        if self._hasher.nbytes != offset:  # cannot happen unless the record is damaged
-            raise IntegrityError(f"{self.file.path}: a recorded hash state does not fit its part")
+        try:
+            self._hasher.restore(point.sha256_state, offset)
+        except ValueError:
+            return nothing  # a damaged record: read from the first byte, proving parts by CRC
         self._reader.start_at(offset)
         self.ctx.emit(BytesMoved(self.file.path, offset))
         return point

@@ -45,12 +45,15 @@ class FileHasher:
             return None
         return self._sha256.save()
 
-    def restore(self, state: bytes) -> None:
-        """Continue from a `save()`d state, as if its bytes had been fed here."""
+    def restore(self, state: bytes, nbytes: int) -> None:
+        """Continue from a `save()`d state of the first `nbytes` bytes, as if they had been
+        fed here; ValueError (and nothing changed) if `state` is not one."""
         if not self.resumable or self.nbytes:
             raise ValueError("restore needs a fresh resumable hasher")
-        self._sha256 = Sha256Midstate.restore(state)
-        self.nbytes = self._sha256.nbytes
+        midstate = Sha256Midstate.restore(state)
+        if midstate.nbytes != nbytes:
+            raise ValueError(f"a sha256 state of {midstate.nbytes} bytes, not {nbytes}")
+        self._sha256, self.nbytes = midstate, nbytes
 
     def verify(self) -> str:
         """The hex sha256, once size and Hub hash are proven; IntegrityError otherwise."""
