@@ -40,6 +40,9 @@ Key = Origin  # (scheme, host, port): what a keep-alive connection can serve
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 10
+# A predicted resolve-cache location answered so is not (or no longer) the Hub's layout; a
+# 429, 5xx or auth error is about the request, not the layout, and keeps the shortcut on.
+_NOT_THERE = _REDIRECTS | {400, 404, 410}
 _SMALL_BODY = 64 * 1024  # redirect and error bodies are short texts; read at most this
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
 _UNSATISFIED_RANGE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$", re.IGNORECASE)
@@ -163,7 +166,9 @@ class Downloader:
                 if answer.resp.status in (200, 206):
                     return self._stream(answer, file, offset)
                 _read_small(answer, self._pool)
-                self._shortcuts.disable()  # not what the Hub does (any more): ask /resolve/
+                if answer.resp.status in _NOT_THERE:
+                    self._shortcuts.disable()  # not what the Hub does (any more)
+                # Either way this file asks /resolve/, which maps any error as before.
         for _ in range(_MAX_REDIRECTS + 1):
             answer = self._get(url, offset)
             status = answer.resp.status
@@ -278,8 +283,9 @@ class _ResolveCacheShortcuts:
     is turned into a template by swapping its file's own path and sha1 for placeholders;
     later regular files of that commit GET their predicted location at once. Predicted, not
     hard-coded: the layout is the Hub's, undocumented, so it is learned from the Hub's own
-    answer each run, and the first predicted location that is not answered 200/206 turns
-    the shortcut off for the rest of the run (that file then goes through /resolve/).
+    answer each run. Any answer but 200/206 sends that one file through /resolve/; one that
+    says the location is wrong (a redirect, 400, 404, 410) also turns the shortcut off for
+    the rest of the run.
     """
 
     _PATH, _ORIGINAL, _SHA1 = "\x00path\x00", "\x00original\x00", "\x00sha1\x00"
