@@ -99,9 +99,9 @@ class Run:
         self.sink = MemorySink()
         self.store = MemoryJobStore()
 
-    def attempt(self, *, cut_at: int | None = None) -> None:
+    def attempt(self, file: RemoteFile = FILE, *, cut_at: int | None = None) -> None:
         if cut_at is not None:
-            self.hub.faults[FILE.path] = [Fault("cut", at=cut_at)]
+            self.hub.faults[file.path] = [Fault("cut", at=cut_at)]
         uploads = ThreadPoolExecutor(max_workers=2)
         ctx = RunContext(
             hub=self.hub,
@@ -116,7 +116,7 @@ class Run:
         )
         try:
             FileTransfer(
-                ctx, Snapshot(RepoRef("acme/model"), self.hub.commit, (FILE,)), FILE, KEY
+                ctx, Snapshot(RepoRef("acme/model"), self.hub.commit, (file,)), file, KEY
             ).run()
         finally:
             uploads.shutdown(wait=True)
@@ -213,3 +213,22 @@ def test_without_libcrypto_a_resume_reads_from_the_first_byte(no_libcrypto: None
     assert run.sink.get(KEY) == DATA
     sent = [c.number for c in run.sink.calls if c.op == "upload_part"]
     assert sent.count(1) == 1 and sent.count(2) == 1  # recorded parts proven, not re-sent
+
+
+def test_every_part_recorded_then_killed_before_complete_needs_no_hub_bytes() -> None:
+    """A file of whole parts: the last part's state covers the whole file, so the resume
+    completes from the records alone — and still checks the sha256 first."""
+    data = os.urandom(2 * PART)
+    file = RemoteFile("even.bin", len(data), "0" * 40, hashlib.sha256(data).hexdigest())
+    run = Run()
+    run.hub.add(file.path, data, lfs=True)
+    run.sink.fail_next("complete", TransientError("killed before Complete"))
+    with pytest.raises(TransientError):
+        run.attempt(file)
+    assert all(p.hash_state is not None for p in run.parts())
+    run.hub.opens.clear()
+
+    run.attempt(file)
+
+    assert run.hub.opens == []
+    assert run.sink.get(KEY) == data
