@@ -225,9 +225,10 @@ def test_a_predicted_location_the_hub_refuses_falls_back_to_resolve(hub: FakeHub
     ]
 
 
-def test_a_busy_hub_on_a_predicted_location_keeps_the_shortcut(hub: FakeHub) -> None:
-    """A 503 is about that request, not about the layout: that file goes through /resolve/,
-    the next one still takes one request."""
+def test_a_busy_hub_on_a_predicted_location_is_that_file_s_error(hub: FakeHub) -> None:
+    """A 503 (or 429) is about the request, not the layout: it is raised as from /resolve/
+    (so retries and the pacer see it, and no second request doubles the load), and the
+    shortcut stays on."""
     hc = client(hub)
     sha = hc.resolve(MODEL)
     files = {f.path: f for f in hc.list_files(MODEL, sha)}
@@ -235,16 +236,13 @@ def test_a_busy_hub_on_a_predicted_location_keeps_the_shortcut(hub: FakeHub) -> 
     hub.journal.reset()
     hub.faults.add(kind=503, route="resolve_cache", count=1)
 
+    with pytest.raises(TransientError):
+        hc.open(MODEL, sha, files["hash#tag.txt"])
     assert read_all(hc.open(MODEL, sha, files["hash#tag.txt"])) == ODD_NAMES["hash#tag.txt"]
     assert read_all(hc.open(MODEL, sha, files["100%.txt"])) == ODD_NAMES["100%.txt"]
 
     hops = [(e.route, e.status) for e in hub.journal]
-    assert hops == [
-        ("resolve_cache", 503),
-        ("resolve", 307),
-        ("resolve_cache", 200),
-        ("resolve_cache", 200),  # still one request
-    ]
+    assert hops == [("resolve_cache", 503), ("resolve_cache", 200), ("resolve_cache", 200)]
 
 
 def test_open_lfs_file_drops_the_token_at_the_cdn(hub: FakeHub) -> None:

@@ -41,7 +41,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 10
 # A predicted resolve-cache location answered so is not (or no longer) the Hub's layout; a
-# 429, 5xx or auth error is about the request, not the layout, and keeps the shortcut on.
+# 429, 5xx or auth error is about the request, not the layout: raised as from /resolve/.
 _NOT_THERE = _REDIRECTS | {400, 404, 410}
 _SMALL_BODY = 64 * 1024  # redirect and error bodies are short texts; read at most this
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
@@ -159,18 +159,19 @@ class Downloader:
         if offset == file.size and offset > 0:
             return HubStream.empty(file)
         url = resolve_url(self.endpoint, repo, commit, file.path)
-        if not file.is_lfs:
-            direct = self._shortcuts.predict(url, file)
-            if direct is not None:
-                answer = self._get(direct, offset)
-                if answer.resp.status in (200, 206):
-                    return self._stream(answer, file, offset)
+        answer: _Answer | None = None
+        direct = None if file.is_lfs else self._shortcuts.predict(url, file)
+        if direct is not None:
+            answer = self._get(direct, offset)
+            if answer.resp.status in _NOT_THERE:
                 _read_small(answer, self._pool)
-                if answer.resp.status in _NOT_THERE:
-                    self._shortcuts.disable()  # not what the Hub does (any more)
-                # Either way this file asks /resolve/, which maps any error as before.
+                self._shortcuts.disable()  # not the Hub's layout (any more): ask /resolve/
+                answer = None
+            else:
+                url = direct  # its bytes, or its error (a 429 paces every caller), answer
         for _ in range(_MAX_REDIRECTS + 1):
-            answer = self._get(url, offset)
+            if answer is None:
+                answer = self._get(url, offset)
             status = answer.resp.status
             if status in _REDIRECTS:
                 self._check_linked_size(answer, file)
@@ -181,6 +182,7 @@ class Downloader:
                 if status == 307 and not file.is_lfs:
                     self._shortcuts.learn(url, file, location)
                 url = urljoin(url, location)
+                answer = None
                 continue
             if status in (200, 206):
                 return self._stream(answer, file, offset)
@@ -283,9 +285,9 @@ class _ResolveCacheShortcuts:
     is turned into a template by swapping its file's own path and sha1 for placeholders;
     later regular files of that commit GET their predicted location at once. Predicted, not
     hard-coded: the layout is the Hub's, undocumented, so it is learned from the Hub's own
-    answer each run. Any answer but 200/206 sends that one file through /resolve/; one that
-    says the location is wrong (a redirect, 400, 404, 410) also turns the shortcut off for
-    the rest of the run.
+    answer each run. An answer that says the location is wrong (a redirect, 400, 404, 410)
+    sends that file through /resolve/ and turns the shortcut off for the rest of the run; any
+    other error is that file's error, mapped as from /resolve/ (a 429 still paces everyone).
     """
 
     _PATH, _ORIGINAL, _SHA1 = "\x00path\x00", "\x00original\x00", "\x00sha1\x00"
