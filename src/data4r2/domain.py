@@ -224,6 +224,10 @@ class PartInfo:
     size: int
     etag: str
     checksum: str  # the sink's transit checksum of the part (base64 CRC32C for S3)
+    # The file's sha256 state after this part's last byte, tied to parts 1..number's
+    # checksums (engine/resume_point.py): what lets a resume skip re-reading them. Opaque to
+    # stores; None when it could not be taken (no libcrypto, a last part off a 64-byte edge).
+    hash_state: bytes | None = None
 
 
 # --------------------------------------------------------------------------- jobs

@@ -12,6 +12,7 @@ from procrastinate.schema import SchemaManager
 from servers.postgres import temp_database
 
 from data4r2.cli.main import main
+from data4r2.domain import PartInfo, UploadRecord
 from data4r2.state.pg_schema import (
     SCHEMA_VERSION,
     DatabaseError,
@@ -21,6 +22,7 @@ from data4r2.state.pg_schema import (
     upgrade,
 )
 from data4r2.state.postgres import PostgresJobStore
+from data4r2.state.sql import load_queries
 
 
 @pytest.fixture
@@ -73,7 +75,9 @@ def test_upgrade_twice_changes_nothing_the_second_time(empty_db: str) -> None:
     assert not again.changed and (again.before, again.after) == (SCHEMA_VERSION, SCHEMA_VERSION)
     assert _catalog(empty_db) == before
     with psycopg.connect(empty_db) as conn:
-        assert conn.execute("SELECT count(*) FROM data4r2.schema_version").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM data4r2.schema_version").fetchone() == (
+            SCHEMA_VERSION,
+        )
 
 
 def test_concurrent_upgrades_serialise_and_both_succeed(empty_db: str) -> None:
@@ -157,3 +161,29 @@ def test_cli_db_upgrade_twice_then_errors_as_one_line(
     monkeypatch.delenv("DATA4R2_DB")
     assert main(["db", "upgrade"]) == 2
     assert "DATA4R2_DB is not set" in capsys.readouterr().err
+
+
+def test_upgrade_from_version_1_keeps_recorded_parts_without_a_hash_state(empty_db: str) -> None:
+    """Version 2 adds the parts' sha256 state; parts recorded under version 1 stay, with none
+    (their resume re-reads from the first byte), and new parts record one."""
+    queries = load_queries("postgres_schema")
+    with psycopg.connect(empty_db) as conn, conn.transaction():
+        conn.execute("CREATE SCHEMA procrastinate")
+        conn.execute("SET LOCAL search_path = procrastinate")
+        conn.execute(SchemaManager.get_schema())
+        conn.execute("SET LOCAL search_path = data4r2, procrastinate")
+        conn.execute(queries["migration_1"])
+        conn.execute(queries["record_version"], {"version": 1, "procrastinate": "test"})
+        conn.execute(
+            "INSERT INTO data4r2.uploads VALUES ('d', 'k', 'up', 8, 'sha', now());"
+            "INSERT INTO data4r2.parts VALUES ('d', 'k', 1, 8, 'e1', 'c1')"
+        )
+
+    result = upgrade(empty_db)
+
+    assert (result.before, result.after) == (1, SCHEMA_VERSION)
+    with PostgresJobStore(empty_db) as store:
+        assert store.upload("d", "k") == UploadRecord("up", 8, "sha", (PartInfo(1, 8, "e1", "c1"),))
+        store.record_part("d", "k", PartInfo(2, 8, "e2", "c2", hash_state=b"\x00state"))
+        got = store.upload("d", "k")
+        assert got is not None and [p.hash_state for p in got.parts] == [None, b"\x00state"]

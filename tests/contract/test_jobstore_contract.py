@@ -8,6 +8,7 @@ cannot — surviving a new store object, a killed process, a second process, sch
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import sqlite3
@@ -619,6 +620,29 @@ def test_record_part_refuses_a_part_without_an_upload(store: JobStore) -> None:
     assert store.upload(DEST, "k") is None
 
 
+def test_parts_keep_their_hash_state_byte_exact(make_store: Callable[[], JobStore]) -> None:
+    """A part's sha256 state is what lets a resume skip re-reading it: it must come back
+    byte for byte (NUL and high bytes included), survive a replaced part, and stay None
+    for a part recorded without one."""
+    store = make_store()
+    state = bytes(range(256))[::-1] + b"\x00" * 9
+    store.record_upload(DEST, "k", UploadRecord("up", 8, "sha", (_with_state(1, b"\x00\xff"),)))
+    store.record_part(DEST, "k", _with_state(2, state))
+    store.record_part(DEST, "k", _part(3))
+    store.record_part(DEST, "k", _with_state(3, b"later"))  # the same number, now with a state
+    store.record_part(DEST, "k", _part(4))
+
+    got = make_store().upload(DEST, "k")  # another store object on the same state
+
+    assert got is not None
+    assert [p.hash_state for p in got.parts] == [b"\x00\xff", state, b"later", None]
+    assert got.parts[1] == _with_state(2, state)
+
+
+def _with_state(n: int, state: bytes) -> PartInfo:
+    return dataclasses.replace(_part(n), hash_state=state)
+
+
 # ----------------------------------------------------------------------------- SQLite only
 
 
@@ -819,6 +843,31 @@ def test_sqlite_a_v1_state_file_is_upgraded_in_place(tmp_path: Path) -> None:
     assert _schema(path) == _schema(fresh)  # upgraded = created new
 
 
+def test_sqlite_a_v2_state_file_keeps_its_parts_and_gains_hash_states(tmp_path: Path) -> None:
+    """v2 → v3 in place: parts recorded before have no hash state (their resume re-reads
+    from the first byte, as v2 did); new parts record one."""
+    path = tmp_path / "state.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript((Path(__file__).parent / "data" / "state_v1.sql").read_text())
+    db.executescript(load_queries("sqlite")["migrate_1_to_2"])
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    key = "datasets/org/data/train.parquet"
+    before = db.execute("SELECT number, etag FROM parts WHERE key = ?", (key,)).fetchall()
+    db.close()
+
+    with SqliteJobStore(path) as store:
+        record = store.upload(DEST, key)
+        assert record is not None
+        assert [(p.number, p.etag) for p in record.parts] == before
+        assert [p.hash_state for p in record.parts] == [None, None]
+        store.record_part(DEST, key, dataclasses.replace(record.parts[0], hash_state=b"s1"))
+        assert store.upload(DEST, key).parts[0].hash_state == b"s1"  # type: ignore[union-attr]
+
+    fresh = tmp_path / "fresh.sqlite3"
+    SqliteJobStore(fresh).close()
+    assert _schema(path) == _schema(fresh)
+
+
 def test_sqlite_writes_wal_with_the_current_schema_version(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "er" / "state.sqlite3"  # missing folders are made
     SqliteJobStore(path).close()
@@ -859,7 +908,9 @@ def test_sqlite_refuses_a_newer_schema(tmp_path: Path) -> None:
     db = sqlite3.connect(path)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.close()
-    with pytest.raises(StateStoreError, match=r"newer data4r2 \(state schema 3"):
+    with pytest.raises(
+        StateStoreError, match=rf"newer data4r2 \(state schema {SCHEMA_VERSION + 1}"
+    ):
         SqliteJobStore(path)
 
 

@@ -23,6 +23,7 @@ class JournalEntry:
     route: str  # "info", "tree", "paths_info", "refs", "commits", "xet_token", "whoami",
     #              "resolve", "resolve_cache", "cdn", "unknown"
     fault: str | None = None  # kind of the injected fault, if one fired
+    body_length: int = field(default=0, compare=False)  # bytes the answer's body carries
     headers: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property

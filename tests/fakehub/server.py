@@ -388,6 +388,7 @@ class FakeHub:
                 status=reply.status,
                 route=reply.route or "unknown",
                 fault=reply.fault,
+                body_length=0 if req.method == "HEAD" else len(reply.body),
                 headers=dict(req.headers),
             )
         )

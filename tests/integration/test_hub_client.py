@@ -182,6 +182,70 @@ def test_open_regular_file_follows_the_relative_redirect_with_the_token(hub: Fak
     assert hops[0].headers["user-agent"].startswith("data4r2/")
 
 
+def test_after_one_redirect_each_regular_file_takes_one_request(hub: FakeHub) -> None:
+    """The first regular file teaches the resolve-cache location; every later one of the
+    same commit goes there at once, with the token, odd names included."""
+    hc = client(hub)
+    sha = hc.resolve(MODEL)
+    files = {f.path: f for f in hc.list_files(MODEL, sha)}
+    hub.journal.reset()
+    names = ["config.json", *sorted(ODD_NAMES)]
+
+    for name in names:
+        expected = CONFIG if name == "config.json" else ODD_NAMES[name]
+        assert read_all(hc.open(MODEL, sha, files[name])) == expected
+
+    hops = [(e.route, e.status) for e in hub.journal]
+    assert hops == [("resolve", 307), ("resolve_cache", 200)] + [("resolve_cache", 200)] * (
+        len(names) - 1
+    )
+    assert all(e.token == TOKEN for e in hub.journal)
+    assert all(e.origin == "hub" for e in hub.journal)
+
+
+def test_a_predicted_location_the_hub_refuses_falls_back_to_resolve(hub: FakeHub) -> None:
+    """If the Hub stops answering the learned location (404 here), that file goes through
+    /resolve/ as before and the shortcut is off for the rest of the run."""
+    hc = client(hub)
+    sha = hc.resolve(MODEL)
+    files = {f.path: f for f in hc.list_files(MODEL, sha)}
+    assert read_all(hc.open(MODEL, sha, files["config.json"])) == CONFIG
+    hub.journal.reset()
+    hub.faults.add(kind=404, route="resolve_cache", count=1)
+
+    assert read_all(hc.open(MODEL, sha, files["hash#tag.txt"])) == ODD_NAMES["hash#tag.txt"]
+    assert read_all(hc.open(MODEL, sha, files["100%.txt"])) == ODD_NAMES["100%.txt"]
+
+    hops = [(e.route, e.status) for e in hub.journal]
+    assert hops == [
+        ("resolve_cache", 404),  # the prediction, refused
+        ("resolve", 307),
+        ("resolve_cache", 200),
+        ("resolve", 307),  # off from then on
+        ("resolve_cache", 200),
+    ]
+
+
+def test_a_busy_hub_on_a_predicted_location_is_that_file_s_error(hub: FakeHub) -> None:
+    """A 503 (or 429) is about the request, not the layout: it is raised as from /resolve/
+    (so retries and the pacer see it, and no second request doubles the load), and the
+    shortcut stays on."""
+    hc = client(hub)
+    sha = hc.resolve(MODEL)
+    files = {f.path: f for f in hc.list_files(MODEL, sha)}
+    assert read_all(hc.open(MODEL, sha, files["config.json"])) == CONFIG
+    hub.journal.reset()
+    hub.faults.add(kind=503, route="resolve_cache", count=1)
+
+    with pytest.raises(TransientError):
+        hc.open(MODEL, sha, files["hash#tag.txt"])
+    assert read_all(hc.open(MODEL, sha, files["hash#tag.txt"])) == ODD_NAMES["hash#tag.txt"]
+    assert read_all(hc.open(MODEL, sha, files["100%.txt"])) == ODD_NAMES["100%.txt"]
+
+    hops = [(e.route, e.status) for e in hub.journal]
+    assert hops == [("resolve_cache", 503), ("resolve_cache", 200), ("resolve_cache", 200)]
+
+
 def test_open_lfs_file_drops_the_token_at_the_cdn(hub: FakeHub) -> None:
     hc = client(hub)
     sha = hc.resolve(MODEL)

@@ -1,13 +1,15 @@
 """Copy one large file as a multipart upload: read parts in order, upload them in parallel.
 
 `transfer.py` decides single PUT or multipart; everything about parts lives here: reusing a
-recorded upload, proving its recorded parts by re-reading them, the parts in flight, Complete.
+recorded upload, where a resume starts reading (resume_point.py), proving recorded parts
+read again, the parts in flight, Complete.
 (Parallel ranged downloads, one GET per part in flight, belong here too when they come.)
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, wait
@@ -21,9 +23,11 @@ from ..domain import (
     UploadGone,
     UploadRecord,
 )
+from . import resume_point
 from .context import RunContext
 from .parts import choose_part_size, part_count, part_length
 from .reader import ResumingReader
+from .resume_point import ChecksumChain, ResumePoint
 from .retry import Caller
 from .verify_bytes import FileHasher
 
@@ -37,20 +41,25 @@ class PartsInFlight:
     `abandon` (reading failed or was cancelled).
     """
 
-    def __init__(self, ctx: RunContext, upload: Callable[[int, memoryview], PartInfo]) -> None:
+    def __init__(
+        self, ctx: RunContext, upload: Callable[[int, memoryview, bytes | None], PartInfo]
+    ) -> None:
         self._ctx = ctx
         self._upload = upload
         self._futures: dict[Future[PartInfo], tuple[bytearray, int]] = {}
         self.failed = threading.Event()  # a part failed: stop reading at the next boundary
 
-    def submit(self, number: int, buf: bytearray, length: int) -> None:
-        """Upload `buf[:length]` as part `number`; the buffer is released when it is done."""
-        future = self._ctx.uploads.submit(self._run, number, buf, length)
+    def submit(
+        self, number: int, buf: bytearray, length: int, hash_state: bytes | None = None
+    ) -> None:
+        """Upload `buf[:length]` as part `number` (recorded with `hash_state`); the buffer
+        is released when it is done."""
+        future = self._ctx.uploads.submit(self._run, number, buf, length, hash_state)
         self._futures[future] = (buf, length)
 
-    def _run(self, number: int, buf: bytearray, length: int) -> PartInfo:
+    def _run(self, number: int, buf: bytearray, length: int, hash_state: bytes | None) -> PartInfo:
         try:
-            return self._upload(number, memoryview(buf)[:length])
+            return self._upload(number, memoryview(buf)[:length], hash_state)
         except BaseException:
             self.failed.set()
             raise
@@ -105,10 +114,13 @@ class MultipartCopy:
         record = self._open_upload(meta)
         total = part_count(file.size, record.part_size)
         done = {p.number: p for p in record.parts}
-        parts = PartsInFlight(ctx, lambda n, body: self._upload_part(record.upload_id, n, body))
+        start = self._resume_point(record, done)
+        parts = PartsInFlight(
+            ctx, lambda n, body, state: self._upload_part(record.upload_id, n, body, state)
+        )
         try:
             try:
-                self._read_parts(record, done, parts)
+                self._read_parts(record, done, parts, start)
             finally:
                 self._reader.close()
         except BaseException:
@@ -127,11 +139,34 @@ class MultipartCopy:
         self._call(lambda: ctx.sink.complete(key, record.upload_id, ordered))
         ctx.store.forget_upload(ctx.destination, key)
 
+    def _resume_point(self, record: UploadRecord, done: dict[int, PartInfo]) -> ResumePoint:
+        """Skip the leading recorded parts whose saved hash state belongs to them: hashing
+        continues from that state and the Hub is asked only for the bytes after them."""
+        nothing = ResumePoint(0, None, ChecksumChain())
+        if not self._hasher.resumable:
+            return nothing  # hashlib only (no libcrypto): every byte is read again
+        point = resume_point.find(done, part_count(self.file.size, record.part_size))
+        if point.sha256_state is None:
+            return nothing
+        offset = point.parts * record.part_size
+        try:
+            self._hasher.restore(point.sha256_state, offset)
+        except ValueError:
+            return nothing  # a damaged record: read from the first byte, proving parts by CRC
+        self._reader.start_at(offset)
+        self.ctx.emit(BytesMoved(self.file.path, offset))
+        return point
+
     def _read_parts(
-        self, record: UploadRecord, done: dict[int, PartInfo], parts: PartsInFlight
+        self,
+        record: UploadRecord,
+        done: dict[int, PartInfo],
+        parts: PartsInFlight,
+        start: ResumePoint,
     ) -> None:
         ctx, file = self.ctx, self.file
-        for number in range(1, part_count(file.size, record.part_size) + 1):
+        chain = start.chain
+        for number in range(start.parts + 1, part_count(file.size, record.part_size) + 1):
             if parts.failed.is_set():
                 return  # settle() raises the part's error
             length = part_length(file.size, record.part_size, number)
@@ -139,13 +174,23 @@ class MultipartCopy:
             handed_over = False
             try:
                 view = memoryview(buf)[:length]
-                # Every byte is read and hashed, recorded parts too: the whole-file sha256
-                # needs them, and re-reading proves a recorded part holds these very bytes.
+                # Every byte after the resume point is read and hashed, recorded parts too:
+                # the whole-file sha256 needs them, and re-reading proves a recorded part
+                # holds these very bytes.
                 self._reader.read_exact(view)
-                if self._recorded(done.get(number), view):
+                old = done.get(number)
+                checksum = ctx.sink.part_checksum(view) if self._hasher.resumable or old else ""
+                chain.add(checksum)
+                state = chain.seal(self._hasher.save())
+                if old is not None and self._recorded(old, length, checksum):
+                    if state is not None and old.hash_state != state:
+                        # Proven by its checksum: give it this attempt's state for next time.
+                        ctx.store.record_part(
+                            ctx.destination, self.key, dataclasses.replace(old, hash_state=state)
+                        )
                     ctx.emit(BytesMoved(file.path, length))
                     continue
-                parts.submit(number, buf, length)
+                parts.submit(number, buf, length, state)
                 handed_over = True  # the upload releases it
             finally:
                 if not handed_over:
@@ -153,17 +198,17 @@ class MultipartCopy:
         if not parts.failed.is_set():
             self._reader.expect_end()
 
-    def _recorded(self, old: PartInfo | None, view: memoryview) -> bool:
+    @staticmethod
+    def _recorded(old: PartInfo, length: int, checksum: str) -> bool:
         """This part is already stored with exactly these bytes (checked by its checksum)."""
-        return (
-            old is not None
-            and old.size == len(view)
-            and self.ctx.sink.part_checksum(view) == old.checksum
-        )
+        return old.size == length and checksum == old.checksum
 
-    def _upload_part(self, upload_id: str, number: int, body: memoryview) -> PartInfo:
+    def _upload_part(
+        self, upload_id: str, number: int, body: memoryview, hash_state: bytes | None
+    ) -> PartInfo:
         ctx = self.ctx
         part = self._call(lambda: ctx.sink.upload_part(self.key, upload_id, number, body))
+        part = dataclasses.replace(part, hash_state=hash_state)
         ctx.store.record_part(ctx.destination, self.key, part)
         ctx.emit(BytesMoved(self.file.path, len(body)))
         return part

@@ -46,6 +46,12 @@ class ResumingReader:
         self._stream: ByteStream | None = None
         self.offset = 0
 
+    def start_at(self, offset: int) -> None:
+        """Begin at `offset` instead of byte 0 (a resume whose hash state covers the rest)."""
+        if self._stream is not None or self.offset:
+            raise ValueError("start_at must come before the first read")
+        self.offset = offset
+
     def read_exact(self, view: memoryview) -> None:
         """Fill `view` completely (and hash it), or raise."""
         filled = 0

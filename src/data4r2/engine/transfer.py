@@ -90,7 +90,7 @@ class FileTransfer:
 
     def _multipart(self) -> None:
         assert self.file.sha256 is not None  # multipart is for LFS files only (uses_multipart)
-        hasher = FileHasher(self.file)
+        hasher = FileHasher(self.file, resumable=True)
         MultipartCopy(
             self.ctx,
             self.file,

@@ -18,7 +18,7 @@ import http.client
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, quote_plus, urljoin, urlsplit
 
 from huggingface_hub import hf_hub_url
 
@@ -40,6 +40,9 @@ Key = Origin  # (scheme, host, port): what a keep-alive connection can serve
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 10
+# A predicted resolve-cache location answered so is not (or no longer) the Hub's layout; a
+# 429, 5xx or auth error is about the request, not the layout: raised as from /resolve/.
+_NOT_THERE = _REDIRECTS | {400, 404, 410}
 _SMALL_BODY = 64 * 1024  # redirect and error bodies are short texts; read at most this
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
 _UNSATISFIED_RANGE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$", re.IGNORECASE)
@@ -113,6 +116,7 @@ class Downloader:
         self._pool = pool
         self._user_agent = user_agent
         self._authorization = authorization
+        self._shortcuts = _ResolveCacheShortcuts()
 
     def _get(self, url: str, offset: int) -> _Answer:
         """One GET; retried once on a fresh connection if a kept-alive one turns out dead."""
@@ -155,8 +159,19 @@ class Downloader:
         if offset == file.size and offset > 0:
             return HubStream.empty(file)
         url = resolve_url(self.endpoint, repo, commit, file.path)
+        answer: _Answer | None = None
+        direct = None if file.is_lfs else self._shortcuts.predict(url, file)
+        if direct is not None:
+            answer = self._get(direct, offset)
+            if answer.resp.status in _NOT_THERE:
+                _read_small(answer, self._pool)
+                self._shortcuts.disable()  # not the Hub's layout (any more): ask /resolve/
+                answer = None
+            else:
+                url = direct  # its bytes, or its error (a 429 paces every caller), answer
         for _ in range(_MAX_REDIRECTS + 1):
-            answer = self._get(url, offset)
+            if answer is None:
+                answer = self._get(url, offset)
             status = answer.resp.status
             if status in _REDIRECTS:
                 self._check_linked_size(answer, file)
@@ -164,7 +179,10 @@ class Downloader:
                 _read_small(answer, self._pool)
                 if not location:
                     raise TransientError(f"{status} without Location from {redact_url(url)}")
+                if status == 307 and not file.is_lfs:
+                    self._shortcuts.learn(url, file, location)
                 url = urljoin(url, location)
+                answer = None
                 continue
             if status in (200, 206):
                 return self._stream(answer, file, offset)
@@ -256,6 +274,62 @@ class Downloader:
             start=offset,
             end=end,
         )
+
+
+class _ResolveCacheShortcuts:
+    """One Hub request per regular file instead of two (docs/hub.md §2).
+
+    The Hub answers `/resolve/{commit}/{path}` of a regular (non-LFS) file with a relative
+    307 to `/api/resolve-cache/…/{commit}/{path}?…&etag="{git sha1}"`: a location made only
+    of things the tree listing already gave us. The first such redirect of a (repo, commit)
+    is turned into a template by swapping its file's own path and sha1 for placeholders;
+    later regular files of that commit GET their predicted location at once. Predicted, not
+    hard-coded: the layout is the Hub's, undocumented, so it is learned from the Hub's own
+    answer each run. An answer that says the location is wrong (a redirect, 400, 404, 410)
+    sends that file through /resolve/ and turns the shortcut off for the rest of the run; any
+    other error is that file's error, mapped as from /resolve/ (a 429 still paces everyone).
+    """
+
+    _PATH, _ORIGINAL, _SHA1 = "\x00path\x00", "\x00original\x00", "\x00sha1\x00"
+
+    def __init__(self) -> None:
+        self._templates: dict[str, str] = {}  # resolve URL minus the file's path → template
+        self._enabled = True
+
+    @staticmethod
+    def _base(resolve: str, file: RemoteFile) -> str | None:
+        """The resolve URL without the file's own path: one per repo and commit."""
+        suffix = quote(file.path)
+        return resolve[: -len(suffix)] if resolve.endswith(suffix) else None
+
+    def learn(self, resolve: str, file: RemoteFile, location: str) -> None:
+        base = self._base(resolve, file)
+        if not self._enabled or base is None or base in self._templates:
+            return
+        if urlsplit(location).netloc or not location.startswith("/api/resolve-cache/"):
+            return  # not the relative resolve-cache hop this shortcut knows
+        template = (
+            location.replace(quote_plus(urlsplit(resolve).path), self._ORIGINAL)
+            .replace(quote(file.path, safe=""), self._PATH)
+            .replace(file.git_sha1, self._SHA1)
+        )
+        if template.count(self._PATH) == 1:
+            self._templates[base] = urljoin(resolve, template)
+
+    def predict(self, resolve: str, file: RemoteFile) -> str | None:
+        base = self._base(resolve, file)
+        template = self._templates.get(base) if self._enabled and base is not None else None
+        if template is None:
+            return None
+        return (
+            template.replace(self._ORIGINAL, quote_plus(urlsplit(resolve).path))
+            .replace(self._PATH, quote(file.path, safe=""))
+            .replace(self._SHA1, file.git_sha1)
+        )
+
+    def disable(self) -> None:
+        self._enabled = False
+        self._templates.clear()
 
 
 class HubStream:

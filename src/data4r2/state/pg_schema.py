@@ -21,7 +21,7 @@ from psycopg.rows import dict_row
 from ..domain import Data4r2Error
 from .sql import load_queries
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Every connection resolves names in our schema, then procrastinate's: its functions name
 # their tables unqualified, so they must find them on the search path.
 SEARCH_PATH = "data4r2,procrastinate"

@@ -600,14 +600,16 @@ def _part(row: Row) -> PartInfo:
         size=int(row["size"]),
         etag=str(row["etag"]),
         checksum=str(row["checksum"]),
+        hash_state=None if row["hash_state"] is None else bytes(row["hash_state"]),
     )
 
 
-def _part_params(where: dict[str, str], part: PartInfo) -> dict[str, str | int]:
+def _part_params(where: dict[str, str], part: PartInfo) -> dict[str, str | int | bytes | None]:
     return {
         **where,
         "number": part.number,
         "size": part.size,
         "etag": part.etag,
         "checksum": part.checksum,
+        "hash_state": part.hash_state,
     }

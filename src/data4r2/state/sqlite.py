@@ -46,10 +46,10 @@ from ..domain import (
 from .leases import lease_lost
 from .sql import load_queries
 
-SCHEMA_VERSION = 2  # must match the `PRAGMA user_version` the `schema` block sets
+SCHEMA_VERSION = 3  # must match the `PRAGMA user_version` the `schema` block sets
 _Q = load_queries("sqlite")
 # Upgrade steps from each older version, in order; each sets the next user_version.
-_MIGRATIONS = {1: "migrate_1_to_2"}
+_MIGRATIONS = {1: "migrate_1_to_2", 2: "migrate_2_to_3"}
 _SETTLED = (JobState.DONE, JobState.SKIPPED)
 
 
@@ -501,16 +501,18 @@ def _part(row: sqlite3.Row) -> PartInfo:
         size=int(row["size"]),
         etag=str(row["etag"]),
         checksum=str(row["checksum"]),
+        hash_state=None if row["hash_state"] is None else bytes(row["hash_state"]),
     )
 
 
-def _part_params(where: dict[str, str], part: PartInfo) -> dict[str, str | int]:
+def _part_params(where: dict[str, str], part: PartInfo) -> dict[str, str | int | bytes | None]:
     return {
         **where,
         "number": part.number,
         "size": part.size,
         "etag": part.etag,
         "checksum": part.checksum,
+        "hash_state": part.hash_state,
     }
 
 

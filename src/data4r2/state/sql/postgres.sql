@@ -349,7 +349,7 @@ WHERE destination = %(destination)s AND key = %(key)s;
 
 -- name: upload_parts
 -- Its finished parts, in part-number order (they are recorded in whatever order they finish).
-SELECT number, size, etag, checksum FROM data4r2.parts
+SELECT number, size, etag, checksum, hash_state FROM data4r2.parts
 WHERE destination = %(destination)s AND key = %(key)s
 ORDER BY number;
 
@@ -366,12 +366,13 @@ SET upload_id = excluded.upload_id,
 
 -- name: upsert_part
 -- Record a finished part, replacing one with the same number; matches nothing without an upload.
-INSERT INTO data4r2.parts (destination, key, number, size, etag, checksum)
-SELECT %(destination)s, %(key)s, %(number)s, %(size)s, %(etag)s, %(checksum)s
+INSERT INTO data4r2.parts (destination, key, number, size, etag, checksum, hash_state)
+SELECT %(destination)s, %(key)s, %(number)s, %(size)s, %(etag)s, %(checksum)s, %(hash_state)s
 FROM data4r2.uploads
 WHERE destination = %(destination)s AND key = %(key)s
 ON CONFLICT (destination, key, number) DO UPDATE
-SET size = excluded.size, etag = excluded.etag, checksum = excluded.checksum;
+SET size = excluded.size, etag = excluded.etag, checksum = excluded.checksum,
+    hash_state = excluded.hash_state;
 
 -- name: delete_parts
 -- Drop every recorded part of an object's upload.

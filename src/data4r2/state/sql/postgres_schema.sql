@@ -119,3 +119,7 @@ CREATE TABLE data4r2.parts (
     PRIMARY KEY (destination, key, number),
     FOREIGN KEY (destination, key) REFERENCES data4r2.uploads (destination, key) ON DELETE CASCADE
 );
+
+-- name: migration_2
+-- Version 2: parts carry the file's sha256 state after their last byte (PartInfo.hash_state), so a resume reads only the tail. Parts recorded before have none: their resume re-reads from the first byte.
+ALTER TABLE data4r2.parts ADD COLUMN hash_state bytea;

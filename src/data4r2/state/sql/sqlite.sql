@@ -5,7 +5,7 @@ PRAGMA synchronous = NORMAL;
 PRAGMA foreign_keys = ON;
 
 -- name: schema
--- Schema version 2 for a brand-new file (sqlite.py runs it inside BEGIN IMMEDIATE after re-reading user_version).
+-- Schema version 3 for a brand-new file (sqlite.py runs it inside BEGIN IMMEDIATE after re-reading user_version).
 -- Times are unix seconds (REAL) from the Python clock, passed as parameters: the same in every backend.
 CREATE TABLE syncs (
     id INTEGER PRIMARY KEY,
@@ -64,11 +64,12 @@ CREATE TABLE parts (
     size INTEGER NOT NULL,
     etag TEXT NOT NULL,
     checksum TEXT NOT NULL,
+    hash_state BLOB,  -- the file's sha256 state after this part (PartInfo.hash_state)
     PRIMARY KEY (destination, key, number),
     FOREIGN KEY (destination, key) REFERENCES uploads (destination, key) ON DELETE CASCADE
 );
 
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 
 -- name: migrate_1_to_2
 -- Upgrade a v1 file in place (SQLite's 12-step table rebuild, foreign keys off): ISO-text times become unix seconds, jobs gain leases, not_before and the 'cancelled' state.
@@ -144,6 +145,11 @@ CREATE INDEX syncs_by_destination ON syncs (destination, id);
 CREATE INDEX jobs_by_sync_state ON jobs (sync_id, state, id);
 CREATE INDEX jobs_by_key ON jobs (key, state);
 PRAGMA user_version = 2;
+
+-- name: migrate_2_to_3
+-- Parts carry the file's sha256 state after their last byte, so a resume reads only the tail. Old parts have none (NULL): such a resume re-reads from the first byte, as v2 did.
+ALTER TABLE parts ADD COLUMN hash_state BLOB;
+PRAGMA user_version = 3;
 
 -- name: user_version
 -- The schema version this file was created with (0 for a brand-new file).
@@ -333,7 +339,7 @@ WHERE destination = :destination AND key = :key;
 
 -- name: upload_parts
 -- Its finished parts, in part-number order (they are recorded in whatever order they finish).
-SELECT number, size, etag, checksum FROM parts
+SELECT number, size, etag, checksum, hash_state FROM parts
 WHERE destination = :destination AND key = :key
 ORDER BY number;
 
@@ -349,12 +355,13 @@ SET upload_id = excluded.upload_id,
 
 -- name: upsert_part
 -- Record a finished part, replacing one with the same number; matches nothing without an upload.
-INSERT INTO parts (destination, key, number, size, etag, checksum)
-SELECT :destination, :key, :number, :size, :etag, :checksum
+INSERT INTO parts (destination, key, number, size, etag, checksum, hash_state)
+SELECT :destination, :key, :number, :size, :etag, :checksum, :hash_state
 FROM uploads
 WHERE destination = :destination AND key = :key
 ON CONFLICT (destination, key, number) DO UPDATE
-SET size = excluded.size, etag = excluded.etag, checksum = excluded.checksum;
+SET size = excluded.size, etag = excluded.etag, checksum = excluded.checksum,
+    hash_state = excluded.hash_state;
 
 -- name: delete_parts
 -- Drop every recorded part of an object's upload.
