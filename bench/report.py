@@ -259,7 +259,8 @@ def memory_table(mem: list[dict[str, Any]]) -> str:
 
 
 JOBS_TABLE = (
-    "| row | jobs/s | note |\n|---|---|---|\n| `POST /v1/jobs/batch` | – | service not built yet |"
+    "| row | jobs/s | note |\n|---|---|---|\n"
+    "| `POST /v1/jobs/batch` | – | measured by `python bench/service.py` (see README) |"
 )
 
 

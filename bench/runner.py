@@ -20,8 +20,11 @@ from rows import Ctx, Row
 def check_bucket(
     s3: S3Server, bucket: str, infos: dict[str, FileInfo], content: bool, prefix: str = ""
 ) -> str:
-    """'' if the bucket holds exactly the repo's files (sizes; sha256 too if `content`)."""
-    got = s3.listing(bucket)
+    """'' if the bucket holds exactly the repo's files (sizes; sha256 too if `content`).
+
+    data4r2's own manifest and refs objects (`.data4r2/`, docs/manifest.md) are not repo files.
+    """
+    got = {k: v for k, v in s3.listing(bucket).items() if "/.data4r2/" not in f"/{k}"}
     want = {prefix + p: i.size for p, i in infos.items()}
     if got != want:
         missing = sorted(set(want) - set(got))
